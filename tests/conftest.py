@@ -1,0 +1,118 @@
+import os
+import re
+
+import pytest
+
+from tests import factories
+from vault import create_app
+from vault.extensions import db
+
+# CI runs the suite a second time against PostgreSQL through this variable.
+TEST_DATABASE_URL = os.environ.get("VAULT_TEST_DATABASE_URL")
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def app_config(tmp_path):
+    """Configuration for the app under test; tests may change it before `app`."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test secret key",
+        "DATABASE_URL": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'vault.db'}",
+        "STORAGE_DIR": str(tmp_path / "storage"),
+        "PASSWORD_HASH_PROFILE": "CHEAPEST",
+        "MAX_UPLOAD_BYTES": 8 * 1024 * 1024,
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app):
+    def make(email, password=PASSWORD, **options):
+        with app.app_context():
+            return factories.create_user(email, password, **options)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice@example.com", is_admin=True)
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob@example.com")
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def csrf_token(self, page="/login") -> str:
+        return csrf_token_from(self._client.get(page).get_data(as_text=True))
+
+    def login(self, email="alice@example.com", password=PASSWORD, remember=False):
+        data = {"email": email, "password": password, "csrf_token": self.csrf_token()}
+        if remember:
+            data["remember"] = "y"
+        return self._client.post("/login", data=data)
+
+    def logout(self):
+        token = self.csrf_token("/account")
+        return self._client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def api_headers(app):
+    """Return bearer headers for a user, through a real token."""
+
+    def headers_for(user):
+        with app.app_context():
+            return {"Authorization": f"Bearer {factories.create_token(user)}"}
+
+    return headers_for
+
+
+@pytest.fixture
+def upload(app):
+    """Store a file for a user through the real upload service."""
+
+    def store(user, name="notes.txt", content=b"hello vault\n"):
+        with app.app_context():
+            return factories.store_file(user, name, content)
+
+    return store

@@ -1,0 +1,131 @@
+"""vault: a multi-user private file vault."""
+
+import os
+import secrets
+import sqlite3
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from vault.config import DefaultConfig
+from vault.extensions import csrf, db, migrate
+from vault.units import parse_size
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the app; the schema is applied by `flask db upgrade`."""
+    app = Flask(
+        __name__,
+        instance_path=os.path.join(PROJECT_ROOT, "instance"),
+        instance_relative_config=True,
+        template_folder=os.path.join(PROJECT_ROOT, "templates"),
+        static_folder=os.path.join(PROJECT_ROOT, "static"),
+    )
+    _configure(app, test_config)
+
+    from vault import http
+
+    app.request_class = http.VaultRequest
+    app.after_request(http.set_security_headers)
+    if app.config["TRUSTED_PROXIES"]:
+        count = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=os.path.join(PROJECT_ROOT, "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
+    csrf.init_app(app)
+
+    from vault import storage, views
+
+    storage.init_app(app)
+    views.init_app(app)
+
+    from vault.api import bp as api_bp
+    from vault.auth import bp as auth_bp
+    from vault.files import bp as files_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(files_bp)
+    app.register_blueprint(api_bp)
+
+    from vault import cli
+
+    cli.init_app(app)
+    return app
+
+
+def _configure(app: Flask, test_config: dict | None) -> None:
+    app.config.from_object(DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("VAULT")
+    if test_config:
+        app.config.update(test_config)
+    config = app.config
+
+    if "DATABASE_URL" in config:
+        config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
+    if not config["SQLALCHEMY_DATABASE_URI"]:
+        path = os.path.join(app.instance_path, "vault.db")
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    config["SQLALCHEMY_DATABASE_URI"] = _with_driver(config["SQLALCHEMY_DATABASE_URI"])
+    config["STORAGE_DIR"] = config["STORAGE_DIR"] or os.path.join(
+        app.instance_path, "storage"
+    )
+    config["MAX_UPLOAD_BYTES"] = parse_size(config["MAX_UPLOAD_BYTES"])
+    config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"]
+    config["DEFAULT_QUOTA_BYTES"] = parse_size(config["DEFAULT_QUOTA"])
+    config.setdefault("REMEMBER_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
+    if config["REGISTRATION"] not in ("open", "closed"):
+        raise ValueError("VAULT_REGISTRATION must be 'open' or 'closed'")
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
+
+
+def _with_driver(url: str) -> str:
+    # We ship psycopg 3; a bare postgresql:// URL would ask for psycopg2.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _instance_secret_key(instance_path: str) -> str:
+    """Read the instance's secret key, creating it on first run.
+
+    Linking a complete temp file into place is atomic, so two processes starting
+    together agree on one key.
+    """
+    os.makedirs(instance_path, exist_ok=True)
+    path = os.path.join(instance_path, "secret_key")
+    if not os.path.exists(path):
+        temp = f"{path}.{secrets.token_hex(8)}"
+        with open(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temp)
+    with open(path) as f:
+        return f.read().strip()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()

@@ -1,0 +1,63 @@
+from flask import g, request
+
+from vault.api import bp
+from vault.api.auth import timestamp
+from vault.downloads import send_stored_file
+from vault.errors import BadRequest
+from vault.services import files
+from vault.services.uploads import UploadReceiver
+
+MAX_PAGE = 1000
+
+
+def file_json(file) -> dict:
+    return {
+        "id": file.id,
+        "name": file.name,
+        "size": file.size,
+        "sha256": file.sha256,
+        "content_type": file.content_type,
+        "created_at": timestamp(file.created_at),
+    }
+
+
+@bp.post("/files")
+def upload_files():
+    with UploadReceiver(g.api_user) as receiver:
+        request.upload_receiver = receiver
+        parts = request.files.getlist("file")
+        if not parts:
+            raise BadRequest(
+                "Send the file as one or more multipart parts named “file”."
+            )
+        stored = files.store_uploads(
+            g.api_user, [(part.filename or "", part.stream) for part in parts]
+        )
+    return {"files": [file_json(file) for file in stored]}, 201
+
+
+@bp.get("/files")
+def list_files():
+    limit = request.args.get("limit", "100")
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
+        raise BadRequest(f"“limit” must be a whole number from 1 to {MAX_PAGE}.")
+    page, next_cursor = files.list_files(
+        g.api_user, int(limit), request.args.get("cursor") or None
+    )
+    return {"files": [file_json(file) for file in page], "next_cursor": next_cursor}
+
+
+@bp.get("/files/<file_id>")
+def get_file(file_id):
+    return file_json(files.get_file(g.api_user, file_id))
+
+
+@bp.get("/files/<file_id>/content")
+def file_content(file_id):
+    return send_stored_file(files.get_file(g.api_user, file_id))
+
+
+@bp.delete("/files/<file_id>")
+def delete_file(file_id):
+    files.delete_file(g.api_user, file_id)
+    return "", 204

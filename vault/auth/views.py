@@ -1,0 +1,163 @@
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+
+from vault.auth import bp
+from vault.auth.forms import (
+    AccountForm,
+    ChangePasswordForm,
+    ConfirmForm,
+    LoginForm,
+    TokenForm,
+)
+from vault.errors import TooManyAttempts, VaultError
+from vault.services import accounts, tokens
+
+
+def _sign_in(user, remember: bool) -> None:
+    accounts.start_session(user, request.user_agent.string)
+    login_user(user, remember=remember)
+
+
+def _next_page() -> str:
+    # Only a local path: an absolute or scheme-relative URL would make us an
+    # open redirect.
+    target = request.args.get("next", "")
+    if target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return url_for("files.index")
+
+
+def _form_failed(template: str, form, error: VaultError, **context):
+    form.form_errors.append(error.message)
+    response = current_app.make_response(
+        render_template(template, form=form, **context)
+    )
+    response.status_code = error.status
+    if isinstance(error, TooManyAttempts):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    if accounts.has_users():
+        return redirect(url_for("auth.login"))
+    form = AccountForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_first_admin(form.email.data, form.password.data)
+        except VaultError as error:
+            return _form_failed("auth/setup.html", form, error)
+        _sign_in(user, remember=False)
+        flash("Welcome! Your administrator account is ready.", "success")
+        return redirect(url_for("files.index"))
+    return render_template("auth/setup.html", form=form)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if not accounts.registration_open():
+        abort(404)
+    form = AccountForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.register(form.email.data, form.password.data)
+        except VaultError as error:
+            return _form_failed("auth/register.html", form, error)
+        _sign_in(user, remember=False)
+        return redirect(url_for("files.index"))
+    return render_template("auth/register.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("files.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(
+                form.email.data, form.password.data, request.remote_addr
+            )
+        except VaultError as error:
+            return _form_failed("auth/login.html", form, error)
+        _sign_in(user, remember=form.remember.data)
+        return redirect(_next_page())
+    return render_template(
+        "auth/login.html", form=form, registration_open=accounts.registration_open()
+    )
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    accounts.end_session(current_user.session_token)
+    logout_user()
+    flash("You are signed out.", "success")
+    return redirect(url_for("auth.login"))
+
+
+def _account_page(status=200, **context):
+    context.setdefault("password_form", ChangePasswordForm())
+    context.setdefault("token_form", TokenForm())
+    page = render_template(
+        "auth/account.html",
+        tokens=tokens.list_tokens(current_user),
+        confirm_form=ConfirmForm(),
+        **context,
+    )
+    return page, status
+
+
+@bp.get("/account")
+@login_required
+def account():
+    return _account_page()
+
+
+@bp.post("/account/password")
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        return _account_page(400, password_form=form)
+    try:
+        accounts.change_password(
+            current_user, form.current_password.data, form.new_password.data
+        )
+    except VaultError as error:
+        form.form_errors.append(error.message)
+        return _account_page(error.status, password_form=form)
+    # Every session was revoked, this one included; keep this browser signed in.
+    remember_cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    remembered = remember_cookie in request.cookies
+    _sign_in(current_user._get_current_object(), remember=remembered)
+    flash("Your password was changed. Other devices have been signed out.", "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/tokens")
+@login_required
+def create_token():
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _account_page(400, token_form=form)
+    token, secret = tokens.create_token(current_user, form.name.data)
+    # Shown once, in this response only: never flashed into the session cookie.
+    return _account_page(201, new_token=token, new_secret=secret)
+
+
+@bp.post("/account/tokens/<token_id>/revoke")
+@login_required
+def revoke_token(token_id):
+    tokens.revoke_token(current_user, token_id)
+    flash("The token was revoked.", "success")
+    return redirect(url_for("auth.account"))

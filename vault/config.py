@@ -1,0 +1,50 @@
+"""Default configuration. No secrets live here: see `load_secret_key`."""
+
+DEFAULT_ALLOWED_EXTENSIONS = (
+    # documents
+    "pdf doc docx odt rtf xls xlsx ods ppt pptx odp epub txt md csv tsv log "
+    # images
+    "png jpg jpeg gif webp bmp tif tiff heic heif avif svg ico "
+    # audio
+    "mp3 m4a aac flac ogg oga opus wav "
+    # video
+    "mp4 m4v mov mkv webm avi "
+    # archives
+    "zip tar gz tgz bz2 xz zst 7z rar "
+    # text and code
+    "json xml yaml yml toml ini cfg conf html htm css js ts py rb go rs java "
+    "c h cpp hpp cs php sh sql"
+)
+
+
+class DefaultConfig:
+    # Set from the instance folder in create_app.
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    STORAGE_DIR: str | None = None
+
+    REGISTRATION = "closed"  # "open" lets anyone sign up
+    ALLOWED_EXTENSIONS = DEFAULT_ALLOWED_EXTENSIONS
+    MAX_UPLOAD_BYTES = "10 GB"  # a number of bytes or human units
+    DEFAULT_QUOTA = "unlimited"  # for new accounts: "10 GB" or "unlimited"
+
+    # Werkzeug keeps non-file form fields in memory: keep them small and few.
+    MAX_FORM_MEMORY_SIZE = 64 * 1024
+    MAX_FORM_PARTS = 1000
+
+    # argon2-cffi profile name (argon2.profiles); tests use "CHEAPEST".
+    PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"  # noqa: S105 (a profile name)
+
+    LOGIN_MAX_FAILURES = 10
+    LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+    SESSION_LIFETIME_DAYS = 30
+
+    # Number of reverse proxies whose X-Forwarded-* headers are trusted.
+    TRUSTED_PROXIES = 0
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}

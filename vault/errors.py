@@ -1,0 +1,87 @@
+"""Domain errors. Each carries the HTTP status and the code front ends show."""
+
+
+class VaultError(Exception):
+    status = 400
+    code = "bad_request"
+    message = "The request could not be processed."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class BadRequest(VaultError):
+    pass
+
+
+class InvalidName(VaultError):
+    code = "invalid_name"
+    message = "That name is not valid."
+
+
+class AuthenticationFailed(VaultError):
+    status = 401
+    code = "invalid_credentials"
+    message = "Wrong email or password."
+
+
+class Unauthorized(VaultError):
+    status = 401
+    code = "unauthorized"
+    message = "Sign in or send a valid API token."
+
+
+class Forbidden(VaultError):
+    status = 403
+    code = "forbidden"
+    message = "You are not allowed to do that."
+
+
+class NotFound(VaultError):
+    status = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class Conflict(VaultError):
+    status = 409
+    code = "conflict"
+    message = "That conflicts with the current state."
+
+
+class UploadTooLarge(VaultError):
+    status = 413
+    code = "too_large"
+    message = "The upload is larger than the server allows."
+
+
+class FileTypeNotAllowed(VaultError):
+    status = 415
+    code = "file_type_not_allowed"
+    message = "That type of file is not allowed."
+
+
+class ContentMismatch(VaultError):
+    status = 415
+    code = "content_mismatch"
+    message = "The file's content does not match its extension."
+
+
+class TooManyAttempts(VaultError):
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after_seconds: int):
+        minutes = max(1, -(-retry_after_seconds // 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        super().__init__(
+            f"Too many failed sign-in attempts. Try again in {minutes} {unit}."
+        )
+        self.retry_after = retry_after_seconds
+
+
+class QuotaExceeded(VaultError):
+    status = 507
+    code = "quota_exceeded"
+    message = "There is not enough free space in your storage for this upload."

@@ -1,0 +1,163 @@
+"""Accounts: creation, sign-in, passwords and server-side sessions."""
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+
+from vault import security
+from vault.errors import AuthenticationFailed, BadRequest, Conflict, Forbidden
+from vault.extensions import db
+from vault.models import User, UserSession, utcnow
+from vault.services import throttle
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+
+
+def normalize_email(email: str) -> str:
+    """Return the email trimmed and lower-cased; raise BadRequest if malformed."""
+    email = (email or "").strip().lower()
+    local, at, domain = email.rpartition("@")
+    if not at or not local or "." not in domain or len(email) > 254:
+        raise BadRequest("Enter a valid email address.")
+    if any(char.isspace() for char in email):
+        raise BadRequest("Enter a valid email address.")
+    return email
+
+
+def validate_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise BadRequest(
+            f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters."
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise BadRequest("That password is too long.")
+
+
+def has_users() -> bool:
+    return db.session.scalar(select(func.count()).select_from(User)) > 0
+
+
+def registration_open() -> bool:
+    return current_app.config["REGISTRATION"] == "open"
+
+
+def create_user(email: str, password: str, *, is_admin: bool = False) -> User:
+    """Create an account. Raises BadRequest, or Conflict if the email is taken."""
+    email = normalize_email(email)
+    validate_password(password)
+    if db.session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict("An account with that email already exists.")
+    user = User(
+        email=email,
+        password_hash=security.hash_password(password),
+        is_admin=is_admin,
+        quota_bytes=current_app.config.get("DEFAULT_QUOTA_BYTES"),
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def create_first_admin(email: str, password: str) -> User:
+    """Create the administrator of a fresh install; Forbidden once anyone exists."""
+    if has_users():
+        raise Forbidden("This vault has already been set up.")
+    return create_user(email, password, is_admin=True)
+
+
+def register(email: str, password: str) -> User:
+    """Self sign-up, allowed only when registration is open."""
+    if not registration_open():
+        raise Forbidden("Sign-up is closed. Ask an administrator for an account.")
+    return create_user(email, password)
+
+
+def authenticate(
+    email: str, password: str, client_address: str | None, now: datetime | None = None
+) -> User:
+    """Return the user for these credentials.
+
+    Raises TooManyAttempts while throttled, AuthenticationFailed otherwise; an
+    unknown email, a wrong password and a disabled account look the same.
+    """
+    now = now or utcnow()
+    email = (email or "").strip().lower()
+    throttle.check_allowed(email, client_address, now)
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        security.burn_password_check(password or "")
+    elif security.verify_password(user.password_hash, password or ""):
+        if not user.disabled:
+            return _signed_in(user, password, now)
+    throttle.record_failure(email, client_address, now)
+    raise AuthenticationFailed()
+
+
+def _signed_in(user: User, password: str, now: datetime) -> User:
+    if security.password_needs_rehash(user.password_hash):
+        user.password_hash = security.hash_password(password)
+    user.last_login_at = now
+    throttle.clear_account(user.email)
+    db.session.commit()
+    return user
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Set a new password and sign out every session of the user."""
+    if not security.verify_password(user.password_hash, current_password or ""):
+        raise AuthenticationFailed("Your current password is not correct.")
+    validate_password(new_password)
+    user.password_hash = security.hash_password(new_password)
+    revoke_all_sessions(user)
+
+
+def start_session(user: User, user_agent: str = "", now: datetime | None = None) -> str:
+    """Record a new signed-in browser and return its secret token."""
+    now = now or utcnow()
+    token = security.new_token()
+    lifetime = timedelta(days=current_app.config["SESSION_LIFETIME_DAYS"])
+    db.session.add(
+        UserSession(
+            user_id=user.id,
+            token_hash=security.hash_token(token),
+            created_at=now,
+            expires_at=now + lifetime,
+            user_agent=(user_agent or "")[:255],
+        )
+    )
+    db.session.commit()
+    user.session_token = token
+    return token
+
+
+def load_session(token: str, now: datetime | None = None) -> User | None:
+    """Return the user of a live session, or None if it was revoked or expired."""
+    now = now or utcnow()
+    row = db.session.scalar(
+        select(UserSession).where(
+            UserSession.token_hash == security.hash_token(token),
+            UserSession.expires_at > now,
+        )
+    )
+    if row is None or row.user.disabled:
+        return None
+    row.user.session_token = token
+    return row.user
+
+
+def end_session(token: str) -> None:
+    db.session.execute(
+        delete(UserSession).where(UserSession.token_hash == security.hash_token(token))
+    )
+    db.session.commit()
+
+
+def revoke_all_sessions(user: User) -> None:
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    db.session.commit()
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.created_at)))

@@ -1,0 +1,58 @@
+"""Failed sign-in throttling, per account and per client address.
+
+Counted in the database so that every worker process sees the same numbers.
+Keys use the email as typed (normalized), whether or not an account has it, so a
+lockout never tells anyone which emails are registered.
+"""
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select
+
+from vault.errors import TooManyAttempts
+from vault.extensions import db
+from vault.models import LoginFailure
+
+
+def _keys(email: str, client_address: str | None) -> list[str]:
+    keys = [f"account:{email}"]
+    if client_address:
+        keys.append(f"address:{client_address}")
+    return keys
+
+
+def _window() -> timedelta:
+    return timedelta(seconds=current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"])
+
+
+def check_allowed(email: str, client_address: str | None, now: datetime) -> None:
+    """Raise TooManyAttempts while either key has too many recent failures."""
+    limit = current_app.config["LOGIN_MAX_FAILURES"]
+    since = now - _window()
+    for key in _keys(email, client_address):
+        recent = db.session.scalars(
+            select(LoginFailure.created_at)
+            .where(LoginFailure.key == key, LoginFailure.created_at > since)
+            .order_by(LoginFailure.created_at.desc())
+            .limit(limit)
+        ).all()
+        if len(recent) >= limit:
+            # Locked until the oldest of the last `limit` failures leaves the window.
+            unlocked_at = recent[-1] + _window()
+            raise TooManyAttempts(max(1, int((unlocked_at - now).total_seconds())))
+
+
+def record_failure(email: str, client_address: str | None, now: datetime) -> None:
+    db.session.execute(
+        delete(LoginFailure).where(LoginFailure.created_at <= now - _window())
+    )
+    for key in _keys(email, client_address):
+        db.session.add(LoginFailure(key=key, created_at=now))
+    db.session.commit()
+
+
+def clear_account(email: str) -> None:
+    db.session.execute(
+        delete(LoginFailure).where(LoginFailure.key == f"account:{email}")
+    )

@@ -1,0 +1,71 @@
+"""API tokens: shown once, stored as a hash, revocable at once."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from vault import security
+from vault.errors import BadRequest, NotFound
+from vault.extensions import db
+from vault.models import ApiToken, User, utcnow
+from vault.services import accounts
+
+TOKEN_PREFIX = "vault_"  # noqa: S105 (marks a token when it leaks)
+# Recording every use would turn each API read into a write; a minute is precise
+# enough for "last used".
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def create_token(user: User, name: str) -> tuple[ApiToken, str]:
+    """Create a token; return it with its secret, which is never stored."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise BadRequest("Give the token a name of 1 to 100 characters.")
+    secret = security.new_token(TOKEN_PREFIX)
+    token = ApiToken(user_id=user.id, name=name, token_hash=security.hash_token(secret))
+    db.session.add(token)
+    db.session.commit()
+    return token, secret
+
+
+def create_token_with_credentials(
+    email: str, password: str, name: str, client_address: str | None
+) -> tuple[ApiToken, str]:
+    """Sign in with a password and create a token (the API's entry point)."""
+    user = accounts.authenticate(email, password, client_address)
+    return create_token(user, name)
+
+
+def list_tokens(user: User) -> list[ApiToken]:
+    return list(
+        db.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id)
+            .order_by(ApiToken.created_at.desc())
+        )
+    )
+
+
+def revoke_token(user: User, token_id: str) -> None:
+    """Delete one of the user's tokens; NotFound for anyone else's."""
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
+    )
+    if token is None:
+        raise NotFound("No such token.")
+    db.session.delete(token)
+    db.session.commit()
+
+
+def user_for_token(secret: str, now: datetime | None = None) -> User | None:
+    """Return the enabled user a token secret belongs to, or None."""
+    now = now or utcnow()
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == security.hash_token(secret))
+    )
+    if token is None or token.user.disabled:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        db.session.commit()
+    return token.user
