@@ -16,8 +16,7 @@ PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 
 def create_user(email: str, password: str, **options) -> User:
     user = accounts.create_user(email, password, **options)
-    db.session.expunge(user)
-    return user
+    return _detached(user)
 
 
 def create_token(user: User, name: str = "test") -> str:
@@ -33,5 +32,11 @@ def store_file(user: User, name: str, content: bytes) -> File:
         [file] = files.store_uploads(owner, [(name, writer)])
     finally:
         writer.discard()
-    db.session.expunge(file)
-    return file
+    return _detached(file)
+
+
+def _detached(row):
+    """Load every column, then detach, so tests can read it outside the app context."""
+    db.session.refresh(row)
+    db.session.expunge(row)
+    return row

@@ -140,28 +140,30 @@ class LocalStorage:
     def read_range(self, key: str, start: int, stop: int) -> "RangeReader":
         """Return an iterable over bytes [start, stop) of a blob, after one seek.
 
-        The blob is opened now, so a missing blob fails before any response starts.
+        A missing blob fails now, before any response starts; the file is opened
+        only when iteration begins, so an unread response (HEAD) holds no handle.
         """
-        blob = self.open(key)
-        blob.seek(start)
-        return RangeReader(blob, stop - start)
+        path = self._path(key)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(path)
+        return RangeReader(path, start, stop - start)
 
 
 class RangeReader:
-    """Iterate over part of an open file in large chunks; closes the file."""
+    """Iterate over part of a file in large chunks."""
 
-    def __init__(self, blob: BinaryIO, length: int):
-        self._blob = blob
-        self._remaining = length
+    def __init__(self, path: str, start: int, length: int):
+        self._path = path
+        self._start = start
+        self._length = length
 
     def __iter__(self) -> Iterator[bytes]:
-        while self._remaining > 0:
-            chunk = self._blob.read(min(READ_CHUNK, self._remaining))
-            if not chunk:
-                break
-            self._remaining -= len(chunk)
-            yield chunk
-        self.close()
-
-    def close(self) -> None:
-        self._blob.close()
+        remaining = self._length
+        with open(self._path, "rb") as blob:
+            blob.seek(self._start)
+            while remaining > 0:
+                chunk = blob.read(min(READ_CHUNK, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                yield chunk

@@ -1,0 +1,197 @@
+"""Uploads stream into storage: bounded memory, one write, nothing left on failure."""
+
+import errno
+import hashlib
+import io
+import os
+import tempfile
+import tracemalloc
+
+import pytest
+from sqlalchemy import func, select
+
+from vault.extensions import db
+from vault.models import File, User
+from vault.storage import local
+
+BOUNDARY = "vaultboundary1234"
+PATTERN = bytes(range(256)) * 256  # 64 KiB
+
+
+class MultipartBody(io.RawIOBase):
+    """A multipart body produced on the fly, so the test holds no copy of it."""
+
+    def __init__(self, filename: str, size: int, stop_after: int | None = None):
+        self.head = (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        self.tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+        self.size = size
+        self.length = len(self.head) + size + len(self.tail)
+        self.stop_after = self.length if stop_after is None else stop_after
+        self.position = 0
+
+    def readable(self):
+        return True
+
+    # The test client measures the body by seeking to its end and back.
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        self.position = self.length + offset if whence == io.SEEK_END else offset
+        return self.position
+
+    def tell(self):
+        return self.position
+
+    def _byte_source(self, position: int, count: int) -> bytes:
+        if position < len(self.head):
+            return self.head[position : position + count]
+        body_position = position - len(self.head)
+        if body_position < self.size:
+            offset = body_position % len(PATTERN)
+            count = min(count, self.size - body_position, len(PATTERN) - offset)
+            return PATTERN[offset : offset + count]
+        tail_position = body_position - self.size
+        return self.tail[tail_position : tail_position + count]
+
+    def readinto(self, buffer) -> int:
+        count = min(len(buffer), self.stop_after - self.position)
+        if count <= 0:
+            return 0
+        chunk = self._byte_source(self.position, count)
+        buffer[: len(chunk)] = chunk
+        self.position += len(chunk)
+        return len(chunk)
+
+
+def expected_sha256(size: int) -> str:
+    digest = hashlib.sha256()
+    for start in range(0, size, len(PATTERN)):
+        digest.update(PATTERN[: min(len(PATTERN), size - start)])
+    return digest.hexdigest()
+
+
+def post_body(client, headers, body: MultipartBody):
+    return client.post(
+        "/api/v1/files",
+        input_stream=body,
+        content_length=body.length,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        headers=headers,
+    )
+
+
+def storage_files(app) -> list[str]:
+    found = []
+    for directory, _, names in os.walk(app.config["STORAGE_DIR"]):
+        found += [os.path.join(directory, name) for name in names]
+    return found
+
+
+def assert_nothing_stored(app):
+    assert storage_files(app) == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(File)) == 0
+        assert all(user.used_bytes == 0 for user in db.session.scalars(select(User)))
+
+
+@pytest.fixture
+def app_config(app_config):
+    app_config["MAX_UPLOAD_BYTES"] = 256 * 1024 * 1024
+    return app_config
+
+
+def test_large_upload_is_streamed_once_in_bounded_memory(
+    app, client, alice, api_headers, monkeypatch, tmp_path
+):
+    size = 64 * 1024 * 1024
+    headers = api_headers(alice)
+    written = []
+    original_write = local.BlobWriter.write
+    monkeypatch.setattr(
+        local.BlobWriter,
+        "write",
+        lambda self, data: written.append(len(data)) or original_write(self, data),
+    )
+    spare_temp = tmp_path / "system-temp"
+    spare_temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spare_temp))
+
+    tracemalloc.start()
+    response = post_body(client, headers, MultipartBody("big.bin.zip", size))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    assert response.status_code == 201, response.get_json()
+    [stored] = response.get_json()["files"]
+    assert stored["size"] == size
+    assert stored["sha256"] == expected_sha256(size)
+    assert peak < 8 * 1024 * 1024, f"peak Python memory {peak} bytes"
+    assert sum(written) == size  # each byte written once, no second copy
+    assert list(spare_temp.iterdir()) == []  # no spooled temporary file
+    [path] = storage_files(app)
+    assert os.path.getsize(path) == size
+    assert os.path.dirname(path) == os.path.join(app.config["STORAGE_DIR"], alice.id)
+
+
+def test_client_disconnect_mid_upload_leaves_nothing(app, client, alice, api_headers):
+    body = MultipartBody("cut.zip", 4 * 1024 * 1024, stop_after=2 * 1024 * 1024)
+    response = post_body(client, api_headers(alice), body)
+    assert response.status_code == 400
+    assert_nothing_stored(app)
+
+
+class FillingDisk:
+    """A file that runs out of space after its first megabyte."""
+
+    def __init__(self, real_file):
+        self._file = real_file
+        self._written = 0
+
+    def write(self, data):
+        self._written += len(data)
+        if self._written > 1024 * 1024:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self._file.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+
+def test_disk_full_removes_partial_bytes(app, client, alice, api_headers, monkeypatch):
+    headers = api_headers(alice)
+    monkeypatch.setattr(
+        local, "open", lambda *a, **k: FillingDisk(open(*a, **k)), raising=False
+    )
+    response = post_body(client, headers, MultipartBody("a.zip", 4 * 1024 * 1024))
+    assert response.status_code == 507
+    assert response.get_json()["error"]["code"] == "storage_full"
+    assert_nothing_stored(app)
+
+
+def test_database_error_removes_the_committed_blob(
+    app, client, alice, api_headers, monkeypatch
+):
+    headers = api_headers(alice)
+
+    def broken_commit():
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(db.session, "commit", broken_commit)
+    with pytest.raises(RuntimeError, match="database went away"):
+        post_body(client, headers, MultipartBody("a.zip", 100_000))
+    monkeypatch.undo()
+    assert_nothing_stored(app)
+
+
+def test_over_the_cap_is_refused_before_reading(app, client, alice, api_headers):
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    body = MultipartBody("big.zip", 2 * 1024 * 1024)
+    response = post_body(client, api_headers(alice), body)
+    assert response.status_code == 413
+    assert "limit" in response.get_json()["error"]["message"]
+    assert body.position < 1024 * 1024
+    assert_nothing_stored(app)
