@@ -27,8 +27,10 @@ class DefaultConfig:
     MAX_UPLOAD_BYTES = "10 GB"  # a number of bytes or human units
     DEFAULT_QUOTA = "unlimited"  # for new accounts: "10 GB" or "unlimited"
 
-    # Werkzeug keeps non-file form fields in memory: keep them small and few.
-    MAX_FORM_MEMORY_SIZE = 64 * 1024
+    # Werkzeug keeps non-file form fields in memory: keep them small and few. The
+    # multipart parser also buffers file data against this limit, so it must stay
+    # well above its 64 KiB reads (Werkzeug's default).
+    MAX_FORM_MEMORY_SIZE = 500_000
     MAX_FORM_PARTS = 1000
 
     # argon2-cffi profile name (argon2.profiles); tests use "CHEAPEST".
