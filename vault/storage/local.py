@@ -51,7 +51,9 @@ class BlobWriter:
         self._final_path = final_path
         self._temp_path = temp_path
         self._hash = hashlib.sha256()
-        self._file = open(temp_path, "xb", buffering=WRITE_BUFFER)  # noqa: SIM115
+        self._file = open(  # noqa: SIM115
+            temp_path, "xb", buffering=WRITE_BUFFER, opener=_private_opener
+        )
 
     @property
     def sha256(self) -> str:
@@ -96,6 +98,11 @@ class BlobWriter:
     close = discard
 
 
+def _private_opener(path: str, flags: int) -> int:
+    # Readable by the app's user only, whatever the umask.
+    return os.open(path, flags, 0o600)
+
+
 def _fsync_directory(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -115,6 +122,7 @@ class LocalStorage:
     def new_writer(self, namespace: str) -> BlobWriter:
         """Start a new blob under `namespace` with a fresh random key."""
         directory = os.path.join(self.root, _check_part(namespace))
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
         os.makedirs(directory, mode=0o700, exist_ok=True)
         name = secrets.token_hex(16)
         temp_path = os.path.join(directory, f".partial-{secrets.token_hex(16)}")
