@@ -1,3 +1,5 @@
+import re
+
 from flask import g, request
 
 from vault.api import bp
@@ -39,7 +41,7 @@ def upload_files():
 @bp.get("/files")
 def list_files():
     limit = request.args.get("limit", "100")
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
+    if not re.fullmatch(r"[0-9]{1,4}", limit) or not 1 <= int(limit) <= MAX_PAGE:
         raise BadRequest(f"“limit” must be a whole number from 1 to {MAX_PAGE}.")
     page, next_cursor = files.list_files(
         g.api_user, int(limit), request.args.get("cursor") or None

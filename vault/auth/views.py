@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from flask import (
     abort,
     current_app,
@@ -28,11 +30,21 @@ def _sign_in(user, remember: bool) -> None:
 
 def _next_page() -> str:
     # Only a local path: an absolute or scheme-relative URL would make us an
-    # open redirect.
+    # open redirect. Browsers drop tabs and newlines and read "\\" as "/", so
+    # "/\t/evil" or "/\\evil" would leave the site.
     target = request.args.get("next", "")
-    if target.startswith("/") and not target.startswith(("//", "/\\")):
+    if any(ord(char) < 0x20 or char == "\x7f" for char in target):
+        return url_for("files.index")
+    parts = urlsplit(target.replace("\\", "/"))
+    if target.startswith("/") and not parts.scheme and not parts.netloc:
         return target
     return url_for("files.index")
+
+
+def _form_page(template: str, form, **context):
+    # A submitted form that fails validation is bad input: say so with 400.
+    status = 400 if request.method == "POST" else 200
+    return render_template(template, form=form, **context), status
 
 
 def _form_failed(template: str, form, error: VaultError, **context):
@@ -59,7 +71,7 @@ def setup():
         _sign_in(user, remember=False)
         flash("Welcome! Your administrator account is ready.", "success")
         return redirect(url_for("files.index"))
-    return render_template("auth/setup.html", form=form)
+    return _form_page("auth/setup.html", form)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -74,7 +86,7 @@ def register():
             return _form_failed("auth/register.html", form, error)
         _sign_in(user, remember=False)
         return redirect(url_for("files.index"))
-    return render_template("auth/register.html", form=form)
+    return _form_page("auth/register.html", form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -91,8 +103,8 @@ def login():
             return _form_failed("auth/login.html", form, error)
         _sign_in(user, remember=form.remember.data)
         return redirect(_next_page())
-    return render_template(
-        "auth/login.html", form=form, registration_open=accounts.registration_open()
+    return _form_page(
+        "auth/login.html", form, registration_open=accounts.registration_open()
     )
 
 

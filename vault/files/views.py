@@ -42,9 +42,7 @@ def upload():
         request.upload_receiver = receiver
         form = UploadForm()
         if not form.validate_on_submit():
-            refused_type = form.files.errors and any(form.files.data or [])
-            bad_type = refused_type and not form.csrf_token.errors
-            return _index_page(form, 415 if bad_type else 400)
+            return _index_page(form, form.refusal_status)
         uploads = [(upload.filename, upload.stream) for upload in form.files.data]
         try:
             stored = files.store_uploads(current_user, uploads)

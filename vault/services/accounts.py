@@ -10,6 +10,7 @@ from vault.errors import AuthenticationFailed, BadRequest, Conflict, Forbidden
 from vault.extensions import db
 from vault.models import User, UserSession, utcnow
 from vault.services import throttle
+from vault.text import has_control_characters
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
@@ -21,7 +22,7 @@ def normalize_email(email: str) -> str:
     local, at, domain = email.rpartition("@")
     if not at or not local or "." not in domain or len(email) > 254:
         raise BadRequest("Enter a valid email address.")
-    if any(char.isspace() for char in email):
+    if any(char.isspace() for char in email) or has_control_characters(email):
         raise BadRequest("Enter a valid email address.")
     return email
 
@@ -85,7 +86,9 @@ def authenticate(
     now = now or utcnow()
     email = (email or "").strip().lower()
     throttle.check_allowed(email, client_address, now)
-    user = db.session.scalar(select(User).where(User.email == email))
+    user = None
+    if not has_control_characters(email):
+        user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
         security.burn_password_check(password or "")
     elif security.verify_password(user.password_hash, password or ""):

@@ -20,6 +20,7 @@ from vault.extensions import db
 from vault.models import File, User, utcnow
 from vault.services import filetypes
 from vault.storage import BlobWriter, get_storage
+from vault.text import is_object_id
 from vault.units import format_size
 
 MAX_NAME_BYTES = 255
@@ -37,13 +38,16 @@ def clean_display_name(raw: str) -> str:
     at most 255 bytes of UTF-8 (the extension is kept when shortening). Unlike
     `secure_filename`, every other character, ASCII or not, is kept.
     """
-    name = "".join(
+    kept = "".join(
         char
-        for char in unicodedata.normalize("NFC", raw or "")
+        for char in raw or ""
         if char not in "/\\"
         and char not in _BIDI_CONTROLS
         and unicodedata.category(char) not in _DROPPED_CATEGORIES
-    ).strip()
+    )
+    # Normalize after filtering: a dropped character may have separated a letter
+    # from its combining accent.
+    name = unicodedata.normalize("NFC", kept).strip()
     if name in ("", ".", ".."):
         raise InvalidName("A file name cannot be empty.")
     return _shorten(name)
@@ -155,9 +159,11 @@ def _charge(user: User, size: int) -> None:
 
 def get_file(user: User, file_id: str) -> File:
     """Return the user's file; anyone else's file is NotFound, like a missing one."""
-    file = db.session.scalar(
-        select(File).where(File.id == file_id, File.owner_id == user.id)
-    )
+    file = None
+    if is_object_id(file_id):
+        file = db.session.scalar(
+            select(File).where(File.id == file_id, File.owner_id == user.id)
+        )
     if file is None:
         raise NotFound("No such file.")
     return file
@@ -193,6 +199,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created_at, file_id = raw.split("|")
+        if not is_object_id(file_id):
+            raise ValueError(file_id)
         return datetime.fromisoformat(created_at), file_id
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise BadRequest("That cursor is not valid.") from error

@@ -19,6 +19,11 @@ _EXTRA_TYPES = {
     "mkv": "video/x-matroska",
     "webm": "video/webm",
     "7z": "application/x-7z-compressed",
+    # mimetypes treats these as encodings of an unknown type, not as types.
+    "gz": "application/gzip",
+    "tgz": "application/gzip",
+    "bz2": "application/x-bzip2",
+    "xz": "application/x-xz",
     "zst": "application/zstd",
     "rs": "text/x-rust",
     "go": "text/x-go",
@@ -76,7 +81,7 @@ INLINE_TYPES = {
 TEXT_EXTENSIONS = {
     "txt", "md", "csv", "tsv", "log", "json", "xml", "yaml", "yml", "toml", "ini",
     "cfg", "conf", "html", "htm", "css", "js", "ts", "py", "rb", "go", "rs", "java",
-    "c", "h", "cpp", "hpp", "cs", "php", "sh", "sql", "svg",
+    "c", "h", "cpp", "hpp", "cs", "php", "sh", "sql",
 }  # fmt: skip
 
 

@@ -5,6 +5,7 @@ Keys use the email as typed (normalized), whether or not an account has it, so a
 lockout never tells anyone which emails are registered.
 """
 
+import hashlib
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -15,8 +16,14 @@ from vault.extensions import db
 from vault.models import LoginFailure
 
 
+def _account_key(email: str) -> str:
+    # Hashed: a fixed length whatever was typed, and typed emails (often
+    # passwords typed in the wrong field) are not kept in clear.
+    return "account:" + hashlib.sha256(email.encode()).hexdigest()
+
+
 def _keys(email: str, client_address: str | None) -> list[str]:
-    keys = [f"account:{email}"]
+    keys = [_account_key(email)]
     if client_address:
         keys.append(f"address:{client_address}")
     return keys
@@ -54,5 +61,5 @@ def record_failure(email: str, client_address: str | None, now: datetime) -> Non
 
 def clear_account(email: str) -> None:
     db.session.execute(
-        delete(LoginFailure).where(LoginFailure.key == f"account:{email}")
+        delete(LoginFailure).where(LoginFailure.key == _account_key(email))
     )

@@ -9,6 +9,7 @@ from vault.errors import BadRequest, NotFound
 from vault.extensions import db
 from vault.models import ApiToken, User, utcnow
 from vault.services import accounts
+from vault.text import has_control_characters, is_object_id
 
 TOKEN_PREFIX = "vault_"  # noqa: S105 (marks a token when it leaks)
 # Recording every use would turn each API read into a write; a minute is precise
@@ -19,8 +20,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 def create_token(user: User, name: str) -> tuple[ApiToken, str]:
     """Create a token; return it with its secret, which is never stored."""
     name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise BadRequest("Give the token a name of 1 to 100 characters.")
+    if not name or len(name) > 100 or has_control_characters(name):
+        raise BadRequest("Give the token a name of 1 to 100 printable characters.")
     secret = security.new_token(TOKEN_PREFIX)
     token = ApiToken(user_id=user.id, name=name, token_hash=security.hash_token(secret))
     db.session.add(token)
@@ -48,9 +49,11 @@ def list_tokens(user: User) -> list[ApiToken]:
 
 def revoke_token(user: User, token_id: str) -> None:
     """Delete one of the user's tokens; NotFound for anyone else's."""
-    token = db.session.scalar(
-        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
-    )
+    token = None
+    if is_object_id(token_id):
+        token = db.session.scalar(
+            select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
+        )
     if token is None:
         raise NotFound("No such token.")
     db.session.delete(token)

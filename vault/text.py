@@ -1,0 +1,17 @@
+"""Small checks on text that people send us."""
+
+import re
+import unicodedata
+
+_OBJECT_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def has_control_characters(text: str) -> bool:
+    # NUL and friends have no place in emails or names, and PostgreSQL refuses
+    # NUL in text outright.
+    return any(unicodedata.category(char) == "Cc" for char in text)
+
+
+def is_object_id(text: str) -> bool:
+    """Tell whether text has the shape of our ids (see models.new_id)."""
+    return bool(_OBJECT_ID.fullmatch(text))
