@@ -3,11 +3,12 @@
 import os
 import re
 import stat
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from argon2 import PasswordHasher, profiles
 from sqlalchemy import func, select
+from werkzeug.http import parse_date
 
 import vault
 from tests import factories
@@ -464,6 +465,27 @@ def test_sessions_expire_after_their_lifetime(app, alice):
 
         assert accounts.load_session(token, now=START + lifetime - timedelta(seconds=1))
         assert accounts.load_session(token, now=START + lifetime) is None
+
+
+def test_expired_sessions_are_swept_at_the_next_sign_in(app, alice):
+    lifetime = timedelta(days=app.config["SESSION_LIFETIME_DAYS"])
+    with app.app_context():
+        user = db.session.get(User, alice.id)
+        accounts.start_session(user, now=START)
+        accounts.start_session(user, now=START + lifetime)
+        assert db.session.scalar(select(func.count()).select_from(UserSession)) == 1
+
+
+def test_remember_cookie_lasts_as_long_as_the_session(app, auth, alice):
+    response = auth.login(remember=True)
+    [cookie] = [
+        header
+        for header in response.headers.getlist("Set-Cookie")
+        if header.startswith("remember_token=")
+    ]
+    expires = parse_date(cookie.split("Expires=")[1].split(";")[0])
+    lifetime = timedelta(days=app.config["SESSION_LIFETIME_DAYS"])
+    assert abs(expires - datetime.now(UTC) - lifetime) < timedelta(hours=1)
 
 
 # --- changing the password ---------------------------------------------------

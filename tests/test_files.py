@@ -121,6 +121,14 @@ def test_index_shows_total_used(client, as_alice, upload):
     assert "7 bytes used" in client.get("/").get_data(as_text=True)
 
 
+def test_index_offers_preview_only_for_safe_types(client, as_alice, alice, upload):
+    image = upload(alice, "photo.png", PNG)
+    archive = upload(alice, "bundle.zip", b"PK\x03\x04")
+    page = client.get("/").get_data(as_text=True)
+    assert f"/files/{image.id}/view" in page
+    assert f"/files/{archive.id}/view" not in page
+
+
 def test_index_shows_only_my_files(client, auth, alice, bob, upload):
     upload(alice, "alice-secret.txt")
     upload(bob, "bob-notes.txt")

@@ -3,6 +3,7 @@
 import os
 import secrets
 import sqlite3
+from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import event
@@ -85,6 +86,10 @@ def _configure(app: Flask, test_config: dict | None) -> None:
     config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"]
     config["DEFAULT_QUOTA_BYTES"] = parse_size(config["DEFAULT_QUOTA"])
     config.setdefault("REMEMBER_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
+    # The remember-me cookie lives as long as the server-side session it names.
+    config.setdefault(
+        "REMEMBER_COOKIE_DURATION", timedelta(days=config["SESSION_LIFETIME_DAYS"])
+    )
     if config["REGISTRATION"] not in ("open", "closed"):
         raise ValueError("VAULT_REGISTRATION must be 'open' or 'closed'")
     if not config.get("SECRET_KEY"):

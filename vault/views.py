@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from vault.errors import TooManyAttempts, VaultError
 from vault.extensions import login_manager
-from vault.services import accounts
+from vault.services import accounts, filetypes
 from vault.units import format_size
 
 
@@ -27,6 +27,9 @@ def init_app(app) -> None:
     app.register_error_handler(VaultError, _vault_error)
     app.register_error_handler(HTTPException, _http_error)
     app.jinja_env.filters["size"] = format_size
+    app.jinja_env.tests["previewable"] = lambda file: (
+        filetypes.inline_type(file.name, file.content_type) is not None
+    )
     app.context_processor(lambda: {"user": current_user})
 
 

@@ -121,6 +121,7 @@ def start_session(user: User, user_agent: str = "", now: datetime | None = None)
     now = now or utcnow()
     token = security.new_token()
     lifetime = timedelta(days=current_app.config["SESSION_LIFETIME_DAYS"])
+    db.session.execute(delete(UserSession).where(UserSession.expires_at <= now))
     db.session.add(
         UserSession(
             user_id=user.id,
