@@ -2,10 +2,12 @@ import os
 import re
 
 import pytest
+from sqlalchemy import func, select
 
 from tests import factories
 from vault import create_app
 from vault.extensions import db
+from vault.models import User
 
 # CI runs the suite a second time against PostgreSQL through this variable.
 TEST_DATABASE_URL = os.environ.get("VAULT_TEST_DATABASE_URL")
@@ -65,6 +67,19 @@ def alice(make_user):
 @pytest.fixture
 def bob(make_user):
     return make_user("bob@example.com")
+
+
+def stored_user(app, email) -> User | None:
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        if user is not None:
+            db.session.expunge(user)
+        return user
+
+
+def user_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(User))
 
 
 def csrf_token_from(html: str) -> str:

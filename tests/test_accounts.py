@@ -12,7 +12,13 @@ from werkzeug.http import parse_date
 
 import vault
 from tests import factories
-from tests.conftest import PASSWORD, AuthActions, csrf_token_from
+from tests.conftest import (
+    PASSWORD,
+    AuthActions,
+    csrf_token_from,
+    stored_user,
+    user_count,
+)
 from vault import create_app
 from vault.errors import AuthenticationFailed, TooManyAttempts
 from vault.extensions import db
@@ -67,19 +73,6 @@ def is_signed_in(client) -> bool:
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
     return False
-
-
-def user_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(User))
-
-
-def stored_user(app, email) -> User | None:
-    with app.app_context():
-        user = db.session.scalar(select(User).where(User.email == email))
-        if user is not None:
-            db.session.expunge(user)
-        return user
 
 
 def update_user(app, user, **values):

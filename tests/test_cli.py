@@ -1,23 +1,7 @@
 """The operators' commands: `flask --app vault users ...`."""
 
-from sqlalchemy import func, select
 
-from tests.conftest import PASSWORD, AuthActions
-from vault.extensions import db
-from vault.models import User
-
-
-def stored_user(app, email) -> User | None:
-    with app.app_context():
-        user = db.session.scalar(select(User).where(User.email == email))
-        if user is not None:
-            db.session.expunge(user)
-        return user
-
-
-def user_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(User))
+from tests.conftest import PASSWORD, AuthActions, stored_user, user_count
 
 
 def create(runner, *args, input=None):

@@ -50,15 +50,15 @@ def upgrade():
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("owner_id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_used_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["user_id"],
+            ["owner_id"],
             ["users.id"],
-            name=op.f("fk_api_tokens_user_id_users"),
+            name=op.f("fk_api_tokens_owner_id_users"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
@@ -66,7 +66,7 @@ def upgrade():
     )
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_api_tokens_user_id"), ["user_id"], unique=False
+            batch_op.f("ix_api_tokens_owner_id"), ["owner_id"], unique=False
         )
 
     op.create_table(
@@ -129,7 +129,7 @@ def downgrade():
 
     op.drop_table("files")
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_api_tokens_user_id"))
+        batch_op.drop_index(batch_op.f("ix_api_tokens_owner_id"))
 
     op.drop_table("api_tokens")
     op.drop_table("users")

@@ -58,6 +58,18 @@ def _form_failed(template: str, form, error: VaultError, **context):
     return response
 
 
+SETUP_PAGE = {
+    "heading": "Welcome to vault",
+    "intro": "Create the first account. It becomes the administrator of this vault.",
+    "button": "Create administrator",
+}
+SIGN_UP_PAGE = {
+    "heading": "Create an account",
+    "button": "Sign up",
+    "sign_in_link": True,
+}
+
+
 @bp.route("/setup", methods=["GET", "POST"])
 def setup():
     if accounts.has_users():
@@ -67,11 +79,11 @@ def setup():
         try:
             user = accounts.create_first_admin(form.email.data, form.password.data)
         except VaultError as error:
-            return _form_failed("auth/setup.html", form, error)
+            return _form_failed("auth/new_account.html", form, error, **SETUP_PAGE)
         _sign_in(user, remember=False)
         flash("Welcome! Your administrator account is ready.", "success")
         return redirect(url_for("files.index"))
-    return _form_page("auth/setup.html", form)
+    return _form_page("auth/new_account.html", form, **SETUP_PAGE)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -83,10 +95,10 @@ def register():
         try:
             user = accounts.register(form.email.data, form.password.data)
         except VaultError as error:
-            return _form_failed("auth/register.html", form, error)
+            return _form_failed("auth/new_account.html", form, error, **SIGN_UP_PAGE)
         _sign_in(user, remember=False)
         return redirect(url_for("files.index"))
-    return _form_page("auth/register.html", form)
+    return _form_page("auth/new_account.html", form, **SIGN_UP_PAGE)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -13,12 +13,12 @@ from vault.errors import (
     ContentMismatch,
     FileTypeNotAllowed,
     InvalidName,
-    NotFound,
     QuotaExceeded,
 )
 from vault.extensions import db
 from vault.models import File, User, utcnow
 from vault.services import filetypes
+from vault.services.ownership import get_owned
 from vault.storage import BlobWriter, get_storage
 from vault.text import is_object_id
 from vault.units import format_size
@@ -159,14 +159,7 @@ def _charge(user: User, size: int) -> None:
 
 def get_file(user: User, file_id: str) -> File:
     """Return the user's file; anyone else's file is NotFound, like a missing one."""
-    file = None
-    if is_object_id(file_id):
-        file = db.session.scalar(
-            select(File).where(File.id == file_id, File.owner_id == user.id)
-        )
-    if file is None:
-        raise NotFound("No such file.")
-    return file
+    return get_owned(File, file_id, user, "file")
 
 
 def list_files(

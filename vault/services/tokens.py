@@ -5,11 +5,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from vault import security
-from vault.errors import BadRequest, NotFound
+from vault.errors import BadRequest
 from vault.extensions import db
 from vault.models import ApiToken, User, utcnow
 from vault.services import accounts
-from vault.text import has_control_characters, is_object_id
+from vault.services.ownership import get_owned
+from vault.text import has_control_characters
 
 TOKEN_PREFIX = "vault_"  # noqa: S105 (marks a token when it leaks)
 # Recording every use would turn each API read into a write; a minute is precise
@@ -23,7 +24,9 @@ def create_token(user: User, name: str) -> tuple[ApiToken, str]:
     if not name or len(name) > 100 or has_control_characters(name):
         raise BadRequest("Give the token a name of 1 to 100 printable characters.")
     secret = security.new_token(TOKEN_PREFIX)
-    token = ApiToken(user_id=user.id, name=name, token_hash=security.hash_token(secret))
+    token = ApiToken(
+        owner_id=user.id, name=name, token_hash=security.hash_token(secret)
+    )
     db.session.add(token)
     db.session.commit()
     return token, secret
@@ -41,7 +44,7 @@ def list_tokens(user: User) -> list[ApiToken]:
     return list(
         db.session.scalars(
             select(ApiToken)
-            .where(ApiToken.user_id == user.id)
+            .where(ApiToken.owner_id == user.id)
             .order_by(ApiToken.created_at.desc())
         )
     )
@@ -49,13 +52,7 @@ def list_tokens(user: User) -> list[ApiToken]:
 
 def revoke_token(user: User, token_id: str) -> None:
     """Delete one of the user's tokens; NotFound for anyone else's."""
-    token = None
-    if is_object_id(token_id):
-        token = db.session.scalar(
-            select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
-        )
-    if token is None:
-        raise NotFound("No such token.")
+    token = get_owned(ApiToken, token_id, user, "token")
     db.session.delete(token)
     db.session.commit()
 
