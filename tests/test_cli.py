@@ -1,6 +1,5 @@
 """The operators' commands: `flask --app vault users ...`."""
 
-
 from tests.conftest import PASSWORD, AuthActions, stored_user, user_count
 
 

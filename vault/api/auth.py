@@ -5,7 +5,7 @@ from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
-from vault.api import bp
+from vault.api.blueprint import bp
 from vault.errors import BadRequest, Unauthorized
 from vault.services import tokens
 
@@ -53,14 +53,3 @@ def challenge(response):
     if response.status_code == 401:
         response.headers.setdefault("WWW-Authenticate", 'Bearer realm="vault"')
     return response
-
-
-def json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("Send a JSON object with Content-Type: application/json.")
-    return body
-
-
-def timestamp(value):
-    return value.isoformat(timespec="seconds") + "Z" if value else None

@@ -2,8 +2,7 @@ import re
 
 from flask import g, request
 
-from vault.api import bp
-from vault.api.auth import timestamp
+from vault.api.blueprint import bp, timestamp
 from vault.downloads import send_stored_file
 from vault.errors import BadRequest
 from vault.services import files

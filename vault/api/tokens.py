@@ -1,7 +1,6 @@
 from flask import g, request
 
-from vault.api import bp
-from vault.api.auth import json_body, timestamp
+from vault.api.blueprint import bp, json_body, timestamp
 from vault.errors import BadRequest
 from vault.services import tokens
 

@@ -1,5 +1,3 @@
-from flask import Blueprint
+from vault.auth.views import bp
 
-bp = Blueprint("auth", __name__)
-
-from vault.auth import views  # noqa: E402, F401  (routes register on import)
+__all__ = ["bp"]

@@ -1,6 +1,7 @@
 from urllib.parse import urlsplit
 
 from flask import (
+    Blueprint,
     abort,
     current_app,
     flash,
@@ -11,7 +12,6 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from vault.auth import bp
 from vault.auth.forms import (
     AccountForm,
     ChangePasswordForm,
@@ -21,6 +21,8 @@ from vault.auth.forms import (
 )
 from vault.errors import TooManyAttempts, VaultError
 from vault.services import accounts, tokens
+
+bp = Blueprint("auth", __name__)
 
 
 def _sign_in(user, remember: bool) -> None:

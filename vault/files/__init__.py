@@ -1,5 +1,3 @@
-from flask import Blueprint
+from vault.files.views import bp
 
-bp = Blueprint("files", __name__)
-
-from vault.files import views  # noqa: E402, F401  (routes register on import)
+__all__ = ["bp"]

@@ -1,14 +1,15 @@
-from flask import flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from vault.auth.forms import ConfirmForm
 from vault.downloads import send_stored_file
 from vault.errors import VaultError
 from vault.extensions import csrf
-from vault.files import bp
 from vault.files.forms import UploadForm
 from vault.services import files
 from vault.services.uploads import UploadReceiver
+
+bp = Blueprint("files", __name__)
 
 PAGE_SIZE = 100
 
