@@ -129,6 +129,10 @@ def test_index_offers_preview_only_for_safe_types(client, as_alice, alice, uploa
     assert f"/files/{archive.id}/view" not in page
 
 
+def test_pages_with_private_data_are_not_cached(client, as_alice):
+    assert client.get("/").headers["Cache-Control"] == "no-store"
+
+
 def test_index_shows_only_my_files(client, auth, alice, bob, upload):
     upload(alice, "alice-secret.txt")
     upload(bob, "bob-notes.txt")
