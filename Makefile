@@ -22,6 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/transfer.py
+	$(BIN)/python bench/listing.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -126,8 +126,37 @@ def api_headers(app):
 def upload(app):
     """Store a file for a user through the real upload service."""
 
-    def store(user, name="notes.txt", content=b"hello vault\n"):
+    def store(user, name="notes.txt", content=b"hello vault\n", **options):
         with app.app_context():
-            return factories.store_file(user, name, content)
+            return factories.store_file(user, name, content, **options)
 
     return store
+
+
+@pytest.fixture
+def make_folder(app):
+    """Create a folder for a user (parent_id None is the root)."""
+
+    def create(user, name, parent_id=None, **options):
+        with app.app_context():
+            return factories.create_folder(user, name, parent_id, **options)
+
+    return create
+
+
+@pytest.fixture
+def trash_item(app):
+    """Delete a user's file or folder to the trash through the real service."""
+
+    def delete(user, node, **options):
+        with app.app_context():
+            return factories.trash_node(user, node.id, **options)
+
+    return delete
+
+
+@pytest.fixture
+def as_alice(alice, auth):
+    """Alice, signed in on `client`."""
+    auth.login()
+    return alice

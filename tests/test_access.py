@@ -3,76 +3,144 @@
 import pytest
 
 from tests.conftest import csrf_token_from
+from tests.factories import image_bytes
+from tests.helpers import node
 
-# (method, url template, owner's expected status)
+MISSING_ID = "0" * 32
+
+# (kind of object, method, url template, form or JSON body, owner's status).
+# "{id}" is replaced by the id of alice's object of that kind.
 BROWSER_URLS = [
-    ("GET", "/files/{id}/download", 200),
-    ("GET", "/files/{id}/view", 200),
-    ("GET", "/files/{id}/delete", 200),
-    ("POST", "/files/{id}/delete", 302),
+    ("file", "GET", "/files/{id}/download", None, 200),
+    ("file", "GET", "/files/{id}/view", None, 200),
+    ("file", "GET", "/files/{id}/preview", None, 200),
+    ("file", "GET", "/files/{id}/thumbnail", None, 200),
+    ("file", "GET", "/items/{id}/rename", None, 200),
+    ("file", "POST", "/items/{id}/rename", {"name": "renamed.png"}, 302),
+    ("file", "GET", "/move?ids={id}", None, 200),
+    ("file", "POST", "/move", {"ids": "{id}", "target": ""}, 302),
+    ("file", "POST", "/items/trash", {"id": "{id}"}, 302),
+    ("file", "GET", "/zip?ids={id}", None, 200),
+    ("folder", "GET", "/folders/{id}", None, 200),
+    ("folder", "GET", "/folders/{id}/zip", None, 200),
+    ("folder", "GET", "/items/{id}/rename", None, 200),
+    ("folder", "POST", "/items/{id}/rename", {"name": "Renamed"}, 302),
+    ("folder", "GET", "/move?ids={id}", None, 200),
+    ("folder", "POST", "/items/trash", {"ids": "{id}"}, 302),
+    ("folder", "POST", "/folders", {"name": "Inside", "parent_id": "{id}"}, 302),
+    ("trashed", "POST", "/trash/{id}/restore", {}, 302),
+    ("trashed", "GET", "/trash/{id}/delete", None, 200),
+    ("trashed", "POST", "/trash/{id}/delete", {}, 302),
 ]
 API_URLS = [
-    ("GET", "/api/v1/files/{id}", 200),
-    ("GET", "/api/v1/files/{id}/content", 200),
-    ("DELETE", "/api/v1/files/{id}", 204),
+    ("file", "GET", "/api/v1/files/{id}", None, 200),
+    ("file", "GET", "/api/v1/files/{id}/content", None, 200),
+    ("file", "PATCH", "/api/v1/files/{id}", {"name": "renamed.png"}, 200),
+    ("file", "DELETE", "/api/v1/files/{id}", None, 204),
+    ("folder", "GET", "/api/v1/folders/{id}", None, 200),
+    ("folder", "PATCH", "/api/v1/folders/{id}", {"name": "Renamed"}, 200),
+    ("folder", "DELETE", "/api/v1/folders/{id}", None, 204),
+    ("folder", "POST", "/api/v1/folders", {"name": "Inside", "parent_id": "{id}"}, 201),
+    ("trashed", "POST", "/api/v1/trash/{id}/restore", None, 200),
+    ("trashed", "DELETE", "/api/v1/trash/{id}", None, 204),
 ]
+# "wrong state": a live object where a trashed one is expected, and the reverse.
+CALLERS = ["anonymous", "other user", "owner", "missing id", "wrong state"]
 
 
 @pytest.fixture
-def alices_file(alice, upload):
-    return upload(alice, "secret.txt", b"alice's secret")
+def alices(alice, upload, make_folder, trash_item):
+    """Alice's objects by kind, and for each the object in the wrong state."""
+    live_file = upload(alice, "secret.png", image_bytes())
+    live_folder = make_folder(alice, "Secret folder")
+    trashed_file = trash_item(alice, upload(alice, "trashed-secret.png", image_bytes()))
+    trashed_folder = trash_item(alice, make_folder(alice, "Trashed secret folder"))
+    return {
+        "file": (live_file, trashed_file),
+        "folder": (live_folder, trashed_folder),
+        "trashed": (trashed_file, live_file),
+    }
 
 
-def browser_request(client, auth, email, method, url):
-    data = None
-    if email:
-        auth.login(email)
-    if method == "POST":
-        page = client.get("/account" if email else "/login").get_data(as_text=True)
-        data = {"csrf_token": csrf_token_from(page)}
-    return client.open(url, method=method, data=data)
+def target_id(alices, kind, caller) -> str:
+    right, wrong = alices[kind]
+    return {"missing id": MISSING_ID, "wrong state": wrong.id}.get(caller, right.id)
 
 
-@pytest.mark.parametrize(("method", "url", "owner_status"), BROWSER_URLS)
-@pytest.mark.parametrize("caller", ["anonymous", "other user", "owner", "missing id"])
+def filled(template, object_id):
+    if isinstance(template, str):
+        return template.format(id=object_id)
+    if isinstance(template, dict):
+        return {key: filled(value, object_id) for key, value in template.items()}
+    return template
+
+
+def state_of(app, alices) -> list:
+    rows = [node(app, item.id) for pair in alices.values() for item in pair]
+    return [(row.name, row.parent_id, row.trashed_at) for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("kind", "method", "url", "data", "owner_status"), BROWSER_URLS
+)
+@pytest.mark.parametrize("caller", CALLERS)
 def test_browser_urls(
-    client, auth, bob, alices_file, caller, method, url, owner_status
+    app, client, auth, bob, alices, caller, kind, method, url, data, owner_status
 ):
-    file_id = "0" * 32 if caller == "missing id" else alices_file.id
-    email = {"anonymous": None, "other user": bob.email}.get(
-        caller, "alice@example.com"
-    )
-    response = browser_request(client, auth, email, method, url.format(id=file_id))
+    object_id = target_id(alices, kind, caller)
+    if caller != "anonymous":
+        auth.login("bob@example.com" if caller == "other user" else "alice@example.com")
+    if method == "POST":
+        page = client.get("/login" if caller == "anonymous" else "/account")
+        data = {**filled(data, object_id), "csrf_token": csrf_token_from(page.text)}
+    before = state_of(app, alices)
+
+    response = client.open(filled(url, object_id), method=method, data=data)
+
     if caller == "anonymous":
         assert response.status_code == 302
         assert "/login" in response.headers["Location"]
     elif caller == "owner":
         assert response.status_code == owner_status
+        return
     else:
         assert response.status_code == 404
-        assert "secret.txt" not in response.get_data(as_text=True)
+        assert "secret" not in response.get_data(as_text=True).lower()
+    assert state_of(app, alices) == before
 
 
-@pytest.mark.parametrize(("method", "url", "owner_status"), API_URLS)
-@pytest.mark.parametrize("caller", ["anonymous", "other user", "owner", "missing id"])
+@pytest.mark.parametrize(("kind", "method", "url", "body", "owner_status"), API_URLS)
+@pytest.mark.parametrize("caller", CALLERS)
 def test_api_urls(
-    client, alice, bob, api_headers, alices_file, caller, method, url, owner_status
-):
-    file_id = "0" * 32 if caller == "missing id" else alices_file.id
-    if caller == "anonymous":
-        headers = {}
-    else:
+    app, client, alice, bob, api_headers, alices, caller, kind, method, url, body,
+    owner_status,
+):  # fmt: skip
+    object_id = target_id(alices, kind, caller)
+    headers = {}
+    if caller != "anonymous":
         headers = api_headers(bob if caller == "other user" else alice)
-    response = client.open(url.format(id=file_id), method=method, headers=headers)
+    before = state_of(app, alices)
+
+    response = client.open(
+        filled(url, object_id),
+        method=method,
+        headers=headers,
+        json=filled(body, object_id),
+    )
+
     expected = {"anonymous": 401, "owner": owner_status}.get(caller, 404)
     assert response.status_code == expected
-    if expected in (401, 404):
-        assert response.get_json()["error"]["code"] in ("unauthorized", "not_found")
+    if caller == "owner":
+        return
+    assert response.get_json()["error"]["code"] in ("unauthorized", "not_found")
+    assert "secret" not in response.get_data(as_text=True).lower()
+    assert state_of(app, alices) == before
 
 
 def test_someone_elses_file_survives_their_attempts(
-    client, alice, bob, api_headers, alices_file
+    client, alice, bob, api_headers, upload
 ):
+    alices_file = upload(alice, "secret.txt", b"alice's secret")
     client.delete(f"/api/v1/files/{alices_file.id}", headers=api_headers(bob))
     response = client.get(
         f"/api/v1/files/{alices_file.id}/content", headers=api_headers(alice)

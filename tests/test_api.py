@@ -15,7 +15,7 @@ from werkzeug.test import encode_multipart
 from tests.conftest import PASSWORD, csrf_token_from
 from tests.factories import JPEG, PDF, PNG
 from vault.extensions import db
-from vault.models import ApiToken, File, User
+from vault.models import ApiToken, Node, User
 from vault.services import files
 from vault.storage import get_storage
 
@@ -49,7 +49,7 @@ def post_files(client, headers, *parts, field="file"):
     return client.post("/api/v1/files", headers=headers, data=data)
 
 
-def rows(app, model=File) -> list:
+def rows(app, model=Node) -> list:
     with app.app_context():
         return list(db.session.scalars(select(model)))
 
@@ -296,7 +296,7 @@ def test_session_writes_without_valid_csrf_header_are_refused(
 
     error_of(uploaded, 400, "csrf_failed")
     error_of(deleted, 400, "csrf_failed")
-    assert [row.id for row in rows(app)] == [file.id]
+    assert [(row.id, row.trashed_at) for row in rows(app)] == [(file.id, None)]
     assert blobs(app) == [blob_path(app, file)]
 
 
@@ -310,7 +310,7 @@ def test_session_writes_with_csrf_header_succeed(app, client, auth, alice, uploa
 
     assert uploaded.status_code == 201
     assert deleted.status_code == 204
-    assert [row.name for row in rows(app)] == ["a.txt"]
+    assert [row.name for row in rows(app) if row.trashed_at is None] == ["a.txt"]
 
 
 # The caller's account
@@ -336,7 +336,7 @@ def test_me_shows_the_quota_when_there_is_one(client, alice, api_headers):
     assert body["is_admin"] is True
 
 
-def test_used_bytes_follow_uploads_and_deletes(client, alice, api_headers):
+def test_used_bytes_follow_uploads_and_deletes_for_good(client, alice, api_headers):
     headers = api_headers(alice)
 
     def used():
@@ -346,6 +346,8 @@ def test_used_bytes_follow_uploads_and_deletes(client, alice, api_headers):
     [first, _] = uploaded.get_json()["files"]
     assert used() == 8
     client.delete(f"/api/v1/files/{first['id']}", headers=headers)
+    assert used() == 8  # trashed bytes count until purged
+    client.delete(f"/api/v1/trash/{first['id']}", headers=headers)
     assert used() == 3
 
 
@@ -357,8 +359,17 @@ def test_upload_of_one_file_describes_it(client, alice, api_headers):
 
     assert response.status_code == 201
     [file] = response.get_json()["files"]
-    assert set(file) == {"id", "name", "size", "sha256", "content_type", "created_at"}
+    assert set(file) == {
+        "id",
+        "name",
+        "size",
+        "sha256",
+        "content_type",
+        "folder_id",
+        "created_at",
+    }
     assert file["name"] == "notes.txt"
+    assert file["folder_id"] is None
     assert file["size"] == len(CONTENT)
     assert file["sha256"] == hashlib.sha256(CONTENT).hexdigest()
     assert file["content_type"] == "text/plain"
@@ -781,16 +792,33 @@ def test_if_range_serves_the_range_only_for_the_current_etag(
 # Deleting
 
 
-def test_delete_removes_row_and_blob(app, client, alice, upload, api_headers):
+def test_delete_moves_the_file_to_the_trash(app, client, alice, upload, api_headers):
     file = upload(alice)
     headers = api_headers(alice)
 
     response = client.delete(f"/api/v1/files/{file.id}", headers=headers)
 
     assert response.status_code == 204
+    [row] = rows(app)
+    assert row.trashed_at is not None
+    assert blob_path(app, file).read_bytes() == CONTENT
+    error_of(client.get(f"/api/v1/files/{file.id}", headers=headers), 404)
+    error_of(client.get(f"/api/v1/files/{file.id}/content", headers=headers), 404)
+    assert client.get("/api/v1/files", headers=headers).get_json()["files"] == []
+    trash = client.get("/api/v1/trash", headers=headers).get_json()["items"]
+    assert [item["id"] for item in trash] == [file.id]
+
+
+def test_delete_for_good_removes_row_and_blob(app, client, alice, upload, api_headers):
+    file = upload(alice)
+    headers = api_headers(alice)
+    client.delete(f"/api/v1/files/{file.id}", headers=headers)
+
+    response = client.delete(f"/api/v1/trash/{file.id}", headers=headers)
+
+    assert response.status_code == 204
     assert rows(app) == []
     assert not blob_path(app, file).exists()
-    error_of(client.get(f"/api/v1/files/{file.id}", headers=headers), 404)
 
 
 def test_deleting_someone_elses_file_is_not_found(
@@ -801,7 +829,7 @@ def test_deleting_someone_elses_file_is_not_found(
     response = client.delete(f"/api/v1/files/{theirs.id}", headers=api_headers(alice))
 
     error_of(response, 404, "not_found")
-    assert [row.id for row in rows(app)] == [theirs.id]
+    assert [(row.id, row.trashed_at) for row in rows(app)] == [(theirs.id, None)]
     assert blob_path(app, theirs).read_bytes() == CONTENT
     content = client.get(f"/api/v1/files/{theirs.id}/content", headers=api_headers(bob))
     assert content.data == CONTENT

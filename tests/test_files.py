@@ -7,25 +7,29 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 from werkzeug.datastructures import FileStorage
 from werkzeug.http import parse_options_header
 from werkzeug.test import encode_multipart
 
 from tests.conftest import csrf_token_from
 from tests.factories import JPEG, PDF, PNG
+from tests.helpers import (
+    blobs,
+    listed_names,
+    live_nodes,
+    node,
+    nodes,
+    post_form,
+    used_bytes,
+)
 from vault.extensions import db
-from vault.models import File, User
+from vault.models import Node
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 MISSING_ID = "0" * 32
+SANDBOX = "sandbox; frame-ancestors 'self'"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
-
-
-@pytest.fixture
-def as_alice(alice, auth):
-    auth.login()
-    return alice
 
 
 def page_token(client, path="/"):
@@ -39,30 +43,8 @@ def post_upload(client, *files, csrf=True):
     return client.post("/upload", data=data, content_type="multipart/form-data")
 
 
-def stored_files(app):
-    with app.app_context():
-        return list(db.session.scalars(select(File)))
-
-
-def used_bytes(app, user):
-    with app.app_context():
-        return db.session.get(User, user.id).used_bytes
-
-
-def blobs(app):
-    """Return {relative path: bytes} for every file in the storage dir."""
-    root = Path(app.config["STORAGE_DIR"])
-    if not root.exists():
-        return {}
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in root.rglob("*")
-        if path.is_file()
-    }
-
-
 def assert_nothing_stored(app):
-    assert stored_files(app) == []
+    assert nodes(app) == []
     # Also catches ".partial-" temp files left behind by an aborted write.
     assert blobs(app) == {}
 
@@ -70,7 +52,7 @@ def assert_nothing_stored(app):
 def set_uploaded_at(app, file, when):
     with app.app_context():
         db.session.execute(
-            update(File).where(File.id == file.id).values(created_at=when)
+            update(Node).where(Node.id == file.id).values(created_at=when)
         )
         db.session.commit()
 
@@ -88,25 +70,35 @@ def oversized_multipart(token, size):
 # --- listing -----------------------------------------------------------------
 
 
-def test_index_lists_files_newest_first_with_size_type_and_date(
-    client, app, as_alice, upload
+def test_folder_page_lists_items_by_name_with_size_and_modified_date(
+    client, as_alice, upload, make_folder
 ):
-    old = upload(as_alice, "old.txt", b"a" * 1500)
-    new = upload(as_alice, "new.png", PNG)
-    middle = upload(as_alice, "middle.pdf", PDF)
-    set_uploaded_at(app, old, datetime(2024, 1, 2, 3, 4))
-    set_uploaded_at(app, middle, datetime(2024, 5, 6, 7, 8))
-    set_uploaded_at(app, new, datetime(2024, 9, 10, 11, 12))
+    upload(as_alice, "b-old.txt", b"a" * 1500, now=datetime(2024, 1, 2, 3, 4))
+    upload(as_alice, "C-new.png", PNG, now=datetime(2024, 9, 10, 11, 12))
+    upload(as_alice, "a-middle.pdf", PDF, now=datetime(2024, 5, 6, 7, 8))
+    make_folder(as_alice, "Zebra folder")
 
     page = client.get("/").get_data(as_text=True)
 
-    names = re.findall(r'<td class="name"><a [^>]*>([^<]*)</a>', page)
-    assert names == ["new.png", "middle.pdf", "old.txt"]
+    assert listed_names(page) == [
+        "Zebra folder",
+        "a-middle.pdf",
+        "b-old.txt",
+        "C-new.png",
+    ]
+    head = re.search(r"<thead>(.*?)</thead>", page, re.S).group(1)
+    columns = [
+        re.sub(r"<[^>]+>", "", cell).strip()
+        for cell in re.findall(r"<th[^>]*>(.*?)</th>", head, re.S)
+    ]
+    assert [column.split()[0] for column in columns if column][:3] == [
+        "Name",
+        "Size",
+        "Modified",
+    ]
+    assert "Type" not in columns
     for expected in (
         "1.5 kB",
-        "text/plain",
-        "image/png",
-        "application/pdf",
         "2024-01-02 03:04",
         "2024-05-06 07:08",
         "2024-09-10 11:12",
@@ -125,8 +117,9 @@ def test_index_offers_preview_only_for_safe_types(client, as_alice, alice, uploa
     image = upload(alice, "photo.png", PNG)
     archive = upload(alice, "bundle.zip", b"PK\x03\x04")
     page = client.get("/").get_data(as_text=True)
-    assert f"/files/{image.id}/view" in page
-    assert f"/files/{archive.id}/view" not in page
+    assert f"/files/{image.id}/preview" in page
+    assert f"/files/{archive.id}/preview" not in page
+    assert f"/files/{archive.id}/download" in page
 
 
 def test_pages_with_private_data_are_not_cached(client, as_alice):
@@ -152,7 +145,7 @@ def test_upload_one_file(client, app, as_alice):
 
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/"
-    [file] = stored_files(app)
+    [file] = nodes(app)
     assert (file.name, file.size, file.content_type) == ("notes.txt", 12, "text/plain")
     page = client.get("/").get_data(as_text=True)
     assert "Uploaded 1 file." in page
@@ -164,7 +157,7 @@ def test_upload_several_files_at_once(client, app, as_alice):
     response = post_upload(client, ("a.txt", b"abc"), ("b.png", PNG), ("c.pdf", PDF))
 
     assert response.status_code == 302
-    files = {file.name: file.size for file in stored_files(app)}
+    files = {file.name: file.size for file in nodes(app)}
     assert files == {"a.txt": 3, "b.png": len(PNG), "c.pdf": len(PDF)}
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Uploaded 3 files." in page
@@ -174,7 +167,7 @@ def test_upload_several_files_at_once(client, app, as_alice):
 def test_upload_stores_bytes_under_users_dir_with_random_name(client, app, as_alice):
     post_upload(client, ("report.txt", b"quarterly numbers"))
 
-    [file] = stored_files(app)
+    [file] = nodes(app)
     [(path, content)] = blobs(app).items()
     directory, name = path.split("/")
     assert directory == as_alice.id
@@ -245,7 +238,7 @@ def test_upload_with_empty_file_field_is_refused(client, app, as_alice):
         (
             [("\x01\x02\x03", b"x")],
             400,
-            "A file name cannot be empty.",
+            "A name cannot be empty.",
         ),
     ],
     ids=[
@@ -329,7 +322,7 @@ def test_upload_cleans_display_name(client, app, as_alice, sent, kept):
     response = post_upload(client, (sent, content))
 
     assert response.status_code == 302
-    [file] = stored_files(app)
+    [file] = nodes(app)
     assert file.name == kept
     assert len(file.name.encode()) <= 255
     [path] = blobs(app)
@@ -361,7 +354,8 @@ def test_download_sends_bytes_as_attachment(client, as_alice, upload):
     assert response.headers["Content-Type"] == "image/png"
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Content-Security-Policy"] == "sandbox"
+    assert response.headers["Content-Security-Policy"] == SANDBOX
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert response.headers["Accept-Ranges"] == "bytes"
 
 
@@ -448,8 +442,10 @@ def test_download_last_modified_allows_not_modified(client, app, as_alice, uploa
         ("notes.txt", b"just text", "text/plain; charset=utf-8"),
         ("page.html", b"<script>alert(1)</script>", "text/plain; charset=utf-8"),
         ("app.js", b"alert(1)", "text/plain; charset=utf-8"),
+        ("song.mp3", b"ID3\x04\x00" + b"\x00" * 32, "audio/mpeg"),
+        ("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 32, "video/mp4"),
     ],
-    ids=["png", "jpeg", "pdf", "txt", "html", "js"],
+    ids=["png", "jpeg", "pdf", "txt", "html", "js", "mp3", "mp4"],
 )
 def test_view_previews_safe_types_inline(
     client, as_alice, upload, name, content, content_type
@@ -462,7 +458,8 @@ def test_view_previews_safe_types_inline(
     assert response.data == content
     assert response.headers["Content-Type"] == content_type
     assert response.headers["Content-Disposition"].startswith("inline;")
-    assert response.headers["Content-Security-Policy"] == "sandbox"
+    assert response.headers["Content-Security-Policy"] == SANDBOX
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
@@ -480,107 +477,179 @@ def test_view_never_shows_scriptable_or_unknown_types_inline(
 
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].startswith("attachment;")
-    assert response.headers["Content-Security-Policy"] == "sandbox"
+    assert response.headers["Content-Security-Policy"] == SANDBOX
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-# --- delete --------------------------------------------------------------------
+# --- delete: to the trash, then for good ---------------------------------------
 
 
-def test_delete_asks_for_confirmation(client, app, as_alice, upload):
-    file = upload(as_alice, "keep-or-not.txt")
+def test_delete_moves_file_to_the_trash_keeping_its_bytes(
+    client, app, as_alice, upload
+):
+    file = upload(as_alice, "gone.txt", b"12345")
+    keep = upload(as_alice, "kept.txt", b"67")
 
-    response = client.get(f"/files/{file.id}/delete")
+    response = post_form(client, "/items/trash", {"id": file.id})
+
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/"
+    assert [f.id for f in live_nodes(app)] == [keep.id]
+    assert node(app, file.id).trashed_at is not None
+    assert blobs(app) == {file.storage_key: b"12345", keep.storage_key: b"67"}
+    assert used_bytes(app, as_alice) == 7
+    page = client.get("/").get_data(as_text=True)
+    assert "Moved 1 item to the trash." in page
+    assert listed_names(page) == ["kept.txt"]
+    assert "gone.txt" in client.get("/trash/").get_data(as_text=True)
+
+
+def test_deleting_several_from_a_folder_returns_to_that_folder(
+    client, app, as_alice, upload, make_folder
+):
+    folder = make_folder(as_alice, "Work")
+    first = upload(as_alice, "a.txt", folder_id=folder.id)
+    second = upload(as_alice, "b.txt", folder_id=folder.id)
+
+    response = post_form(
+        client,
+        "/items/trash",
+        {"ids": [first.id, second.id], "folder_id": folder.id},
+    )
+
+    assert urlsplit(response.headers["Location"]).path == f"/folders/{folder.id}"
+    assert [f.name for f in live_nodes(app)] == ["Work"]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Moved 2 items to the trash." in page
+
+
+def test_delete_without_csrf_token_keeps_file(client, app, as_alice, upload):
+    file = upload(as_alice, "notes.txt", b"hello")
+
+    response = client.post("/items/trash", data={"id": file.id})
+
+    assert response.status_code == 400
+    assert "security token" in response.get_data(as_text=True)
+    assert [f.id for f in live_nodes(app)] == [file.id]
+    assert blobs(app) == {file.storage_key: b"hello"}
+
+
+def test_delete_for_good_asks_for_confirmation(
+    client, app, as_alice, upload, trash_item
+):
+    file = trash_item(as_alice, upload(as_alice, "keep-or-not.txt"))
+
+    response = client.get(f"/trash/{file.id}/delete")
 
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "keep-or-not.txt" in page
     assert re.search(r'<form method="post"', page)
     assert csrf_token_from(page)
-    assert [f.id for f in stored_files(app)] == [file.id]
+    assert [f.id for f in nodes(app)] == [file.id]
 
 
-def test_delete_removes_row_and_blob_and_frees_space(client, app, as_alice, upload):
-    file = upload(as_alice, "gone.txt", b"12345")
+def test_delete_for_good_removes_row_and_blob_and_frees_space(
+    client, app, as_alice, upload, trash_item
+):
+    file = trash_item(as_alice, upload(as_alice, "gone.txt", b"12345"))
     keep = upload(as_alice, "kept.txt", b"67")
-    token = page_token(client, f"/files/{file.id}/delete")
 
-    response = client.post(f"/files/{file.id}/delete", data={"csrf_token": token})
+    response = post_form(client, f"/trash/{file.id}/delete")
 
     assert response.status_code == 302
-    assert urlsplit(response.headers["Location"]).path == "/"
-    assert [f.id for f in stored_files(app)] == [keep.id]
+    assert urlsplit(response.headers["Location"]).path == "/trash/"
+    assert [f.id for f in nodes(app)] == [keep.id]
     assert list(blobs(app)) == [keep.storage_key]
     assert used_bytes(app, as_alice) == 2
-    page = client.get("/").get_data(as_text=True)
-    assert "“gone.txt” was deleted." in page
+    page = client.get("/trash/").get_data(as_text=True)
+    assert "“gone.txt” was deleted for good." in page
     assert "2 bytes used" in page
 
 
-def test_delete_without_csrf_token_keeps_file(client, app, as_alice, upload):
+def test_old_delete_url_is_gone(client, app, as_alice, upload):
     file = upload(as_alice, "notes.txt", b"hello")
 
-    response = client.post(f"/files/{file.id}/delete")
+    response = post_form(client, f"/files/{file.id}/delete")
 
-    assert response.status_code == 400
-    assert "security token" in response.get_data(as_text=True)
-    assert [f.id for f in stored_files(app)] == [file.id]
-    assert blobs(app) == {file.storage_key: b"hello"}
-    assert used_bytes(app, as_alice) == 5
+    assert response.status_code in (404, 405)
+    assert [f.id for f in live_nodes(app)] == [file.id]
 
 
 # --- ownership and sign-in -----------------------------------------------------
 
+# (method, path, form data, what the missing-id message names)
 FILE_ROUTES = [
-    ("GET", "/files/{}/download"),
-    ("GET", "/files/{}/view"),
-    ("GET", "/files/{}/delete"),
-    ("POST", "/files/{}/delete"),
+    ("GET", "/files/{}/download", None, "file"),
+    ("GET", "/files/{}/view", None, "file"),
+    ("GET", "/files/{}/preview", None, "file"),
+    ("GET", "/files/{}/thumbnail", None, "file"),
+    ("GET", "/items/{}/rename", None, "item"),
+    ("POST", "/items/{}/rename", {"name": "mine.txt"}, "item"),
+    ("GET", "/move?ids={}", None, "item"),
+    ("POST", "/items/trash", {"id": "{}"}, "item"),
 ]
 
 
-@pytest.mark.parametrize(("method", "path"), FILE_ROUTES)
+def form_for(data, file_id):
+    return {key: value.format(file_id) for key, value in (data or {}).items()}
+
+
+@pytest.mark.parametrize(("method", "path", "data", "what"), FILE_ROUTES)
 def test_someone_elses_file_is_not_found_like_a_missing_one(
-    client, app, auth, alice, bob, upload, method, path
+    client, app, auth, alice, bob, upload, method, path, data, what
 ):
     file = upload(alice, "alice.txt", b"private")
     auth.login("bob@example.com")
-    data = {"csrf_token": page_token(client)} if method == "POST" else None
+    token = {"csrf_token": page_token(client)} if method == "POST" else {}
 
-    theirs = client.open(path.format(file.id), method=method, data=data)
-    missing = client.open(path.format(MISSING_ID), method=method, data=data)
+    theirs = client.open(
+        path.format(file.id), method=method, data={**form_for(data, file.id), **token}
+    )
+    missing = client.open(
+        path.format(MISSING_ID),
+        method=method,
+        data={**form_for(data, MISSING_ID), **token},
+    )
 
     assert theirs.status_code == 404
     assert missing.status_code == 404
     assert theirs.data == missing.data
     assert b"private" not in theirs.data
-    assert [f.id for f in stored_files(app)] == [file.id]
+    assert [(f.id, f.name) for f in live_nodes(app)] == [(file.id, "alice.txt")]
     assert blobs(app) == {file.storage_key: b"private"}
     assert used_bytes(app, alice) == len(b"private")
 
 
-@pytest.mark.parametrize(("method", "path"), FILE_ROUTES)
+@pytest.mark.parametrize(("method", "path", "data", "what"), FILE_ROUTES)
 def test_missing_file_is_not_found_for_its_would_be_owner(
-    client, as_alice, method, path
+    client, as_alice, method, path, data, what
 ):
-    data = {"csrf_token": page_token(client)} if method == "POST" else None
+    if method == "POST":
+        data = {**form_for(data, MISSING_ID), "csrf_token": page_token(client)}
 
     response = client.open(path.format(MISSING_ID), method=method, data=data)
 
     assert response.status_code == 404
-    assert "No such file." in response.get_data(as_text=True)
+    assert f"No such {what}." in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
-    ("method", "path"), [("GET", "/"), ("POST", "/upload"), *FILE_ROUTES]
+    ("method", "path", "data"),
+    [("GET", "/", None), ("POST", "/upload", None)]
+    + [(method, path, data) for method, path, data, _ in FILE_ROUTES],
 )
-def test_anonymous_is_sent_to_login(client, app, auth, alice, upload, method, path):
+def test_anonymous_is_sent_to_login(
+    client, app, auth, alice, upload, method, path, data
+):
     file = upload(alice, "alice.txt", b"private")
-    data = {"csrf_token": auth.csrf_token()} if method == "POST" else None
+    if method == "POST":
+        data = {**form_for(data, file.id), "csrf_token": auth.csrf_token()}
 
     response = client.open(path.format(file.id), method=method, data=data)
 
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/login"
-    assert [f.id for f in stored_files(app)] == [file.id]
+    assert [(f.id, f.name) for f in live_nodes(app)] == [(file.id, "alice.txt")]
     assert blobs(app) == {file.storage_key: b"private"}

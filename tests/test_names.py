@@ -7,12 +7,9 @@ import pytest
 from tests.factories import JPEG, PDF, PNG
 from vault import create_app
 from vault.errors import FileTypeNotAllowed, InvalidName
-from vault.services.files import (
-    allowed_extensions,
-    check_name_allowed,
-    clean_display_name,
-)
+from vault.services.files import allowed_extensions, check_name_allowed
 from vault.services.filetypes import content_matches, content_type_for, inline_type
+from vault.services.names import clean_display_name
 
 # --- clean_display_name --------------------------------------------------------
 
@@ -239,7 +236,10 @@ def test_content_matches_accepts_types_it_cannot_check(extension):
         ("a.xml", "application/xml", "text/plain; charset=utf-8"),
         ("a.svg", "image/svg+xml", None),
         ("a.zip", "application/zip", None),
-        ("a.mp4", "video/mp4", None),
+        ("a.mp4", "video/mp4", "video/mp4"),
+        ("a.webm", "video/webm", "video/webm"),
+        ("a.mp3", "audio/mpeg", "audio/mpeg"),
+        ("a.ogg", "audio/ogg", "audio/ogg"),
         ("a.docx", content_type_for("a.docx"), None),
     ],
 )

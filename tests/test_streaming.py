@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from vault.extensions import db
-from vault.models import File, User
+from vault.models import Node, User
 from vault.storage import local
 
 BOUNDARY = "vaultboundary1234"
@@ -94,7 +94,7 @@ def storage_files(app) -> list[str]:
 def assert_nothing_stored(app):
     assert storage_files(app) == []
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(File)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Node)) == 0
         assert all(user.used_bytes == 0 for user in db.session.scalars(select(User)))
 
 

@@ -3,10 +3,10 @@
 import sys
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from vault.errors import VaultError
-from vault.services import accounts
+from vault.services import accounts, trash
 from vault.units import format_size
 
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -14,6 +14,15 @@ users_cli = AppGroup("users", help="Manage accounts.")
 
 def init_app(app) -> None:
     app.cli.add_command(users_cli)
+    app.cli.add_command(purge_trash)
+
+
+@click.command("purge-trash")
+@with_appcontext
+def purge_trash() -> None:
+    """Delete for good what has been in the trash longer than VAULT_TRASH_DAYS."""
+    count = trash.purge_expired()
+    click.echo(f"Deleted {count} item{'s' if count != 1 else ''} for good.")
 
 
 @users_cli.command("create")

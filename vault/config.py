@@ -26,6 +26,7 @@ class DefaultConfig:
     ALLOWED_EXTENSIONS = DEFAULT_ALLOWED_EXTENSIONS
     MAX_UPLOAD_BYTES = "10 GB"  # a number of bytes or human units
     DEFAULT_QUOTA = "unlimited"  # for new accounts: "10 GB" or "unlimited"
+    TRASH_DAYS = 30  # deleted items are purged after this many days
 
     # Werkzeug keeps non-file form fields in memory: keep them small and few. The
     # multipart parser also buffers file data against this limit, so it must stay
@@ -50,3 +51,5 @@ class DefaultConfig:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Static URLs carry a content hash (see views.py), so they may be cached long.
+    SEND_FILE_MAX_AGE_DEFAULT = 365 * 24 * 3600

@@ -1,13 +1,26 @@
-"""Serving stored files: Range, conditional requests and safe headers, in one place."""
+"""Serving stored bytes: Range, conditional requests and safe headers, in one place."""
 
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from flask import Response, request
+from zipstream import ZipStream
 
-from vault.models import File
+from vault.models import Node
 from vault.services import filetypes
+from vault.services.archives import Entry
 from vault.storage import get_storage
+
+
+@dataclass
+class Blob:
+    key: str
+    size: int
+    etag: str
+    modified: datetime
+    name: str
+    content_type: str
 
 
 def content_disposition(kind: str, name: str) -> str:
@@ -18,66 +31,105 @@ def content_disposition(kind: str, name: str) -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def send_stored_file(file: File, *, inline: bool = False) -> Response:
-    """Answer with a file's bytes, honouring Range, If-None-Match and friends.
-
-    Inline is granted only to types that cannot run script; everything is served
-    under a sandbox CSP and nosniff, so even a mislabelled file stays inert.
-    """
+def send_stored_file(file: Node, *, inline: bool = False) -> Response:
+    """Answer with a file's bytes; inline only for types that cannot run script."""
     preview_type = (
         filetypes.inline_type(file.name, file.content_type) if inline else None
     )
-    response = Response(
-        status=200, mimetype=None, content_type=preview_type or file.content_type
+    blob = Blob(
+        file.storage_key,
+        file.size,
+        file.sha256,
+        file.created_at,  # the bytes never change in place
+        file.name,
+        preview_type or file.content_type,
     )
-    disposition = "inline" if preview_type else "attachment"
+    return send_blob(blob, inline=preview_type is not None)
+
+
+def send_blob(blob: Blob, *, inline: bool = False) -> Response:
+    """Answer with a blob, honouring Range, If-None-Match and friends.
+
+    Everything is served under a sandbox CSP and nosniff, so even a mislabelled
+    file stays inert.
+    """
+    response = Response(status=200, mimetype=None, content_type=blob.content_type)
+    disposition = "inline" if inline else "attachment"
     response.headers["Content-Disposition"] = content_disposition(
-        disposition, file.name
+        disposition, blob.name
     )
-    response.headers["Content-Security-Policy"] = "sandbox"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    _protect(response)
     response.headers["Cache-Control"] = "private, no-cache"
-    response.set_etag(file.etag)
-    response.last_modified = file.created_at.replace(tzinfo=UTC, microsecond=0)
+    response.set_etag(blob.etag)
+    response.last_modified = blob.modified.replace(tzinfo=UTC, microsecond=0)
     response.accept_ranges = "bytes"
-    if _not_modified(file, response):
+    if _not_modified(blob, response):
         response.status_code = 304
         return response
-    return _with_body(file, response)
+    return _with_body(blob, response)
 
 
-def _not_modified(file: File, response: Response) -> bool:
+def _protect(response: Response) -> None:
+    # Our own viewer page may frame a preview; nobody else may.
+    response.headers["Content-Security-Policy"] = "sandbox; frame-ancestors 'self'"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+
+
+def _not_modified(blob: Blob, response: Response) -> bool:
     if request.if_none_match:
-        return request.if_none_match.contains(file.etag)
+        return request.if_none_match.contains(blob.etag)
     since = request.if_modified_since
     return since is not None and response.last_modified <= since
 
 
-def _with_body(file: File, response: Response) -> Response:
-    start, stop = 0, file.size
-    requested = request.range if _range_applies(file, response) else None
+def _with_body(blob: Blob, response: Response) -> Response:
+    start, stop = 0, blob.size
+    requested = request.range if _range_applies(blob, response) else None
     if requested is not None:
-        span = requested.range_for_length(file.size)
+        span = requested.range_for_length(blob.size)
         if span is None and len(requested.ranges) == 1:
             response.status_code = 416
-            response.headers["Content-Range"] = f"bytes */{file.size}"
+            response.headers["Content-Range"] = f"bytes */{blob.size}"
             return response
         if span is not None:
             # Several ranges in one request are rare; the whole file answers them.
             start, stop = span
             response.status_code = 206
-            response.content_range = f"bytes {start}-{stop - 1}/{file.size}"
-    response.response = get_storage().read_range(file.storage_key, start, stop)
+            response.content_range = f"bytes {start}-{stop - 1}/{blob.size}"
+    response.response = get_storage().read_range(blob.key, start, stop)
     response.direct_passthrough = True
     response.content_length = stop - start
     return response
 
 
-def _range_applies(file: File, response: Response) -> bool:
+def _range_applies(blob: Blob, response: Response) -> bool:
     # If-Range: serve a range only if the client's copy is still the current one.
     if_range = request.if_range
     if if_range.etag is not None:
-        return if_range.etag == file.etag
+        return if_range.etag == blob.etag
     if if_range.date is not None:
         return response.last_modified <= if_range.date
     return True
+
+
+def send_zip(name: str, entries: list[Entry]) -> Response:
+    """Stream a zip of the entries: stored (not compressed), so its size is known.
+
+    Memory stays bounded whatever the total; ZIP64 is used when a file or the
+    archive passes 4 GiB.
+    """
+    archive = ZipStream(sized=True)
+    storage = get_storage()
+    for entry in entries:
+        if entry.node.is_folder:
+            archive.add(None, entry.path + "/")
+        else:
+            data = storage.read_range(entry.node.storage_key, 0, entry.node.size)
+            archive.add(data, entry.path, size=entry.node.size)
+    response = Response(archive, mimetype="application/zip", direct_passthrough=True)
+    response.content_length = len(archive)
+    response.headers["Content-Disposition"] = content_disposition("attachment", name)
+    response.headers["Cache-Control"] = "private, no-store"
+    _protect(response)
+    return response

@@ -3,7 +3,7 @@
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vault.extensions import db
@@ -33,7 +33,7 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 
-    files: Mapped[list["File"]] = relationship(
+    nodes: Mapped[list["Node"]] = relationship(
         back_populates="owner", cascade="all, delete-orphan", passive_deletes=True
     )
 
@@ -91,25 +91,64 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship()
 
 
-class File(db.Model):
-    __tablename__ = "files"
-    __table_args__ = (Index("ix_files_owner_created", "owner_id", "created_at", "id"),)
+class Node(db.Model):
+    """A file or a folder in a person's tree.
+
+    The tree lives here only: rename, move and trash change rows, never bytes.
+    Files and folders share one table so that names are unique across both
+    within a folder, enforced by the database.
+    """
+
+    __tablename__ = "nodes"
+    __table_args__ = (
+        # Unique live names per folder, case-insensitively; trashed items do not
+        # hold on to their names.
+        Index(
+            "uq_nodes_live_name",
+            "parent_key",
+            "name_key",
+            unique=True,
+            sqlite_where=text("trashed_at IS NULL"),
+            postgresql_where=text("trashed_at IS NULL"),
+        ),
+        Index("ix_nodes_owner_created", "owner_id", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # None is the owner's root. A purged parent leaves trashed children parentless;
+    # they go back by `trashed_from`.
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("nodes.id", ondelete="SET NULL"), index=True
+    )
+    # parent_id, or owner_id at the root: a non-null key for the unique index.
+    parent_key: Mapped[str] = mapped_column(String(32))
+    is_folder: Mapped[bool] = mapped_column(default=False)
     # Display name only: it never reaches a filesystem path (see storage_key).
     name: Mapped[str] = mapped_column(String(255))
-    size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
-    content_type: Mapped[str] = mapped_column(String(255))
-    storage_key: Mapped[str] = mapped_column(String(100), unique=True)
+    name_key: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    storage_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    thumbnail_key: Mapped[str | None] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Trash: every node deleted together shares trash_root_id, the id of the
+    # node the person deleted; that node remembers the folder path it was in.
+    trashed_at: Mapped[datetime | None] = mapped_column(index=True)
+    trash_root_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    trashed_from: Mapped[str | None] = mapped_column(Text)
 
-    owner: Mapped[User] = relationship(back_populates="files")
+    owner: Mapped[User] = relationship(back_populates="nodes")
 
     @property
-    def etag(self) -> str:
+    def etag(self) -> str | None:
         return self.sha256
+
+    @property
+    def is_trash_root(self) -> bool:
+        return self.trashed_at is not None and self.trash_root_id == self.id
 
 
 class LoginFailure(db.Model):

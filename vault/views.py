@@ -1,5 +1,9 @@
 """App-wide web wiring: sign-in loading, first run, error pages, template helpers."""
 
+import hashlib
+import os
+from functools import cache
+
 from flask import (
     current_app,
     jsonify,
@@ -14,7 +18,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from vault.errors import TooManyAttempts, VaultError
 from vault.extensions import login_manager
-from vault.services import accounts, filetypes
+from vault.services import accounts, filetypes, trash
 from vault.units import format_size
 
 
@@ -30,7 +34,32 @@ def init_app(app) -> None:
     app.jinja_env.tests["previewable"] = lambda file: (
         filetypes.inline_type(file.name, file.content_type) is not None
     )
-    app.context_processor(lambda: {"user": current_user})
+    app.context_processor(lambda: {"user": current_user, "usage": _usage})
+    app.url_defaults(_version_static_urls)
+
+
+def _usage() -> dict:
+    return {
+        "used": current_user.used_bytes,
+        "quota": current_user.quota_bytes,
+        "trash": trash.trash_bytes(current_user),
+    }
+
+
+@cache
+def _static_version(folder: str, filename: str) -> str:
+    try:
+        with open(os.path.join(folder, filename), "rb") as asset:
+            return hashlib.sha256(asset.read()).hexdigest()[:12]
+    except OSError:
+        return "0"
+
+
+def _version_static_urls(endpoint: str, values: dict) -> None:
+    # A content hash in every static URL: browsers may cache assets for a year
+    # and still get the new one after an update.
+    if endpoint == "static" and "filename" in values:
+        values["v"] = _static_version(current_app.static_folder, values["filename"])
 
 
 def wants_json() -> bool:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 01:15:06.365794
+Create Date: 2026-11-21
 
 """
 
@@ -70,27 +70,59 @@ def upgrade():
         )
 
     op.create_table(
-        "files",
+        "nodes",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("owner_id", sa.String(length=32), nullable=False),
+        sa.Column("parent_id", sa.String(length=32), nullable=True),
+        sa.Column("parent_key", sa.String(length=32), nullable=False),
+        sa.Column("is_folder", sa.Boolean(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("name_key", sa.String(length=1024), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
-        sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("content_type", sa.String(length=255), nullable=False),
-        sa.Column("storage_key", sa.String(length=100), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=True),
+        sa.Column("content_type", sa.String(length=255), nullable=True),
+        sa.Column("storage_key", sa.String(length=100), nullable=True),
+        sa.Column("thumbnail_key", sa.String(length=100), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("trashed_at", sa.DateTime(), nullable=True),
+        sa.Column("trash_root_id", sa.String(length=32), nullable=True),
+        sa.Column("trashed_from", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["owner_id"],
             ["users.id"],
-            name=op.f("fk_files_owner_id_users"),
+            name=op.f("fk_nodes_owner_id_users"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_files")),
-        sa.UniqueConstraint("storage_key", name=op.f("uq_files_storage_key")),
+        sa.ForeignKeyConstraint(
+            ["parent_id"],
+            ["nodes.id"],
+            name=op.f("fk_nodes_parent_id_nodes"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_nodes")),
+        sa.UniqueConstraint("storage_key", name=op.f("uq_nodes_storage_key")),
+        sa.UniqueConstraint("thumbnail_key", name=op.f("uq_nodes_thumbnail_key")),
     )
-    with op.batch_alter_table("files", schema=None) as batch_op:
+    with op.batch_alter_table("nodes", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_files_owner_created", ["owner_id", "created_at", "id"], unique=False
+            "ix_nodes_owner_created", ["owner_id", "created_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_nodes_parent_id"), ["parent_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_nodes_trash_root_id"), ["trash_root_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_nodes_trashed_at"), ["trashed_at"], unique=False
+        )
+        batch_op.create_index(
+            "uq_nodes_live_name",
+            ["parent_key", "name_key"],
+            unique=True,
+            sqlite_where=sa.text("trashed_at IS NULL"),
+            postgresql_where=sa.text("trashed_at IS NULL"),
         )
 
     op.create_table(
@@ -124,10 +156,18 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_user_sessions_user_id"))
 
     op.drop_table("user_sessions")
-    with op.batch_alter_table("files", schema=None) as batch_op:
-        batch_op.drop_index("ix_files_owner_created")
+    with op.batch_alter_table("nodes", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_nodes_live_name",
+            sqlite_where=sa.text("trashed_at IS NULL"),
+            postgresql_where=sa.text("trashed_at IS NULL"),
+        )
+        batch_op.drop_index(batch_op.f("ix_nodes_trashed_at"))
+        batch_op.drop_index(batch_op.f("ix_nodes_trash_root_id"))
+        batch_op.drop_index(batch_op.f("ix_nodes_parent_id"))
+        batch_op.drop_index("ix_nodes_owner_created")
 
-    op.drop_table("files")
+    op.drop_table("nodes")
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_tokens_owner_id"))
 

@@ -1,5 +1,8 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileRequired, MultipleFileField
+from wtforms import HiddenField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
 
 from vault.errors import VaultError
 from vault.services import files
@@ -24,3 +27,26 @@ class UploadForm(FlaskForm):
         "Files",
         validators=[FileRequired("Choose at least one file."), allowed_file_types],
     )
+    folder_id = HiddenField()
+    on_conflict = SelectField(
+        "If a name is taken",
+        choices=[
+            SelectChoice("rename", "Keep both"),
+            SelectChoice("replace", "Replace the old file"),
+        ],
+        default="rename",
+    )
+
+
+class FolderForm(FlaskForm):
+    name = StringField("New folder", validators=[DataRequired(), Length(max=255)])
+    parent_id = HiddenField()
+
+
+class RenameForm(FlaskForm):
+    name = StringField("New name", validators=[DataRequired(), Length(max=255)])
+
+
+class MoveForm(FlaskForm):
+    # Choices are the person's folders, filled in by the view.
+    target = SelectField("Move to", choices=[], validate_choice=True)

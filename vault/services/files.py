@@ -1,66 +1,30 @@
-"""Files: names, type checks, storing uploads, listing, deleting."""
+"""Files: type checks, storing uploads with their names, listing, renaming."""
 
 import base64
 import binascii
-import unicodedata
 from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from vault.errors import (
     BadRequest,
+    Conflict,
     ContentMismatch,
     FileTypeNotAllowed,
-    InvalidName,
     QuotaExceeded,
 )
 from vault.extensions import db
-from vault.models import File, User, utcnow
-from vault.services import filetypes
+from vault.models import Node, User, utcnow
+from vault.services import filetypes, names, trash, tree
 from vault.services.ownership import get_owned
 from vault.storage import BlobWriter, get_storage
 from vault.text import is_object_id
 from vault.units import format_size
 
-MAX_NAME_BYTES = 255
-# Explicit direction marks and overrides: they let "evil‮gpj.exe" pose as a JPEG.
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
-_DROPPED_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
-
-
-def clean_display_name(raw: str) -> str:
-    """Return a name fit for display; raise InvalidName if nothing is left.
-
-    NFC-normalized, without path separators, control or bidi-override characters,
-    at most 255 bytes of UTF-8 (the extension is kept when shortening). Unlike
-    `secure_filename`, every other character, ASCII or not, is kept.
-    """
-    kept = "".join(
-        char
-        for char in raw or ""
-        if char not in "/\\"
-        and char not in _BIDI_CONTROLS
-        and unicodedata.category(char) not in _DROPPED_CATEGORIES
-    )
-    # Normalize after filtering: a dropped character may have separated a letter
-    # from its combining accent.
-    name = unicodedata.normalize("NFC", kept).strip()
-    if name in ("", ".", ".."):
-        raise InvalidName("A file name cannot be empty.")
-    return _shorten(name)
-
-
-def _shorten(name: str) -> str:
-    if len(name.encode()) <= MAX_NAME_BYTES:
-        return name
-    extension = filetypes.extension_of(name)
-    suffix = f".{extension}" if extension and len(extension) <= 16 else ""
-    room = MAX_NAME_BYTES - len(suffix.encode())
-    stem = name[: len(name) - len(suffix)].encode()[:room].decode(errors="ignore")
-    return stem.rstrip() + suffix
+CONFLICT_POLICIES = ("rename", "replace", "fail")
+IS_FILE = Node.is_folder.is_(False)
 
 
 def allowed_extensions() -> frozenset[str]:
@@ -72,7 +36,7 @@ def allowed_extensions() -> frozenset[str]:
 
 def check_name_allowed(name: str) -> str:
     """Return the cleaned name, or raise if its extension is not allowed."""
-    name = clean_display_name(name)
+    name = names.clean_display_name(name)
     extension = filetypes.extension_of(name)
     if not extension:
         raise FileTypeNotAllowed(
@@ -85,56 +49,105 @@ def check_name_allowed(name: str) -> str:
     return name
 
 
-def _checked_upload(raw_name: str, writer: BlobWriter) -> str:
-    name = check_name_allowed(raw_name)
+def _check_content(name: str, head: bytes) -> None:
     extension = filetypes.extension_of(name)
-    if not filetypes.content_matches(extension, writer.head):
+    if not filetypes.content_matches(extension, head):
         raise ContentMismatch(
             f"“{name}” was refused: its content is not a valid "
             f"{extension.upper()} file."
         )
-    return name
 
 
 def store_uploads(
-    user: User, uploads: list[tuple[str, BlobWriter]], now: datetime | None = None
-) -> list[File]:
-    """Turn received uploads into files, all or none.
+    user: User,
+    uploads: list[tuple[str, BlobWriter]],
+    *,
+    folder: Node | None = None,
+    path: str = "",
+    on_conflict: str = "rename",
+    now: datetime | None = None,
+) -> list[Node]:
+    """Turn received uploads into files in `folder`/`path`, all or none.
 
-    Raises InvalidName, FileTypeNotAllowed, ContentMismatch or QuotaExceeded; the
-    caller discards the writers on error (blobs committed here are removed here).
+    A name already in the folder is renamed "name (1).ext", replaces the old file
+    (which goes to the trash), or fails with Conflict, as `on_conflict` says.
+    Raises InvalidName, FileTypeNotAllowed, ContentMismatch, Conflict or
+    QuotaExceeded; the caller discards the writers (committed blobs are removed
+    here).
     """
     if not uploads:
         raise BadRequest("Choose at least one file to upload.")
-    named = [(_checked_upload(raw, writer), writer) for raw, writer in uploads]
+    if on_conflict not in CONFLICT_POLICIES:
+        raise BadRequest("on_conflict must be rename, replace or fail.")
+    named = []
+    for raw_name, writer in uploads:
+        name = check_name_allowed(raw_name)
+        _check_content(name, writer.head)
+        named.append((name, writer))
     now = now or utcnow()
     # Blob first, row second: a crash in between leaves an orphan blob for fsck,
     # never a row pointing at missing bytes.
     for _, writer in named:
         writer.commit()
     try:
-        _charge(user, sum(writer.size for _, writer in named))
-        files = [_new_file(user, name, writer, now) for name, writer in named]
-        db.session.add_all(files)
-        db.session.commit()
+        return _add_files(user, named, folder, path, on_conflict, now)
     except BaseException:
         db.session.rollback()
         for _, writer in named:
             get_storage().delete(writer.key)
         raise
-    return files
 
 
-def _new_file(user: User, name: str, writer: BlobWriter, now: datetime) -> File:
-    return File(
+def _add_files(user, named, folder, path, on_conflict, now) -> list[Node]:
+    # Uploads racing for one file or folder name: the unique index stops all but
+    # one, and the others try again, now seeing the winner's folder or name.
+    for _attempt in range(3):
+        try:
+            target = tree.ensure_path(user, folder, path, now)
+            _charge(user, sum(writer.size for _, writer in named))
+            files, taken = [], set()
+            for name, writer in named:
+                final = _resolve_conflict(user, target, name, on_conflict, taken, now)
+                taken.add(names.name_key(final))
+                files.append(_new_file(user, target, final, writer, now))
+            db.session.add_all(files)
+            db.session.commit()
+            return files
+        except IntegrityError:
+            db.session.rollback()
+    raise Conflict("Other uploads kept taking these names; try again.")
+
+
+def _resolve_conflict(user, folder, name, on_conflict, taken, now) -> str:
+    existing = tree.live_child(user, folder, name)
+    if existing is None and names.name_key(name) not in taken:
+        return name
+    if on_conflict == "rename":
+        return tree.free_name(user, folder, name, taken)
+    if on_conflict == "replace" and existing is not None and not existing.is_folder:
+        trash.move_to_trash(user, existing, now)
+        db.session.flush()
+        return name
+    raise Conflict(f"There is already an item named “{name}” here.")
+
+
+def _new_file(
+    user: User, folder: Node | None, name: str, writer: BlobWriter, now: datetime
+) -> Node:
+    node = Node(
         owner_id=user.id,
+        is_folder=False,
         name=name,
+        name_key=names.name_key(name),
         size=writer.size,
         sha256=writer.sha256,
         content_type=filetypes.content_type_for(name),
         storage_key=writer.key,
         created_at=now,
+        updated_at=now,
     )
+    tree.place(node, folder)
+    return node
 
 
 def _charge(user: User, size: int) -> None:
@@ -157,33 +170,64 @@ def _charge(user: User, size: int) -> None:
         )
 
 
-def get_file(user: User, file_id: str) -> File:
-    """Return the user's file; anyone else's file is NotFound, like a missing one."""
-    return get_owned(File, file_id, user, "file")
+def get_file(user: User, file_id: str) -> Node:
+    """Return the user's live file; anyone else's is NotFound, like a missing one."""
+    return get_owned(Node, file_id, user, "file", IS_FILE, tree.LIVE)
+
+
+def rename(user: User, node: Node, new_name: str) -> Node:
+    """Rename a file or folder; a file must keep an allowed type matching its bytes."""
+    return update_item(user, node, name=new_name)
+
+
+UNCHANGED = object()
+
+
+def update_item(user: User, node: Node, *, name=None, target=UNCHANGED) -> Node:
+    """Rename and/or move a file or folder (target None is the root), all or none."""
+    try:
+        if name is not None:
+            tree.prepare_rename(user, node, _checked_new_name(node, name))
+        if target is not UNCHANGED:
+            tree.prepare_move(user, [node], target)
+        tree.commit_unique(node.name)
+    except BaseException:
+        db.session.rollback()
+        raise
+    return node
+
+
+def _checked_new_name(node: Node, new_name: str) -> str:
+    name = names.clean_display_name(new_name)
+    if not node.is_folder:
+        name = check_name_allowed(name)
+        head = b"".join(get_storage().read_range(node.storage_key, 0, 512))
+        _check_content(name, head)
+        node.content_type = filetypes.content_type_for(name)
+    return name
 
 
 def list_files(
     user: User, limit: int = 100, cursor: str | None = None
-) -> tuple[list[File], str | None]:
-    """Return a page of the user's files, newest first, and the next page's cursor."""
-    query = select(File).where(File.owner_id == user.id)
+) -> tuple[list[Node], str | None]:
+    """Return a page of all the user's live files, newest first, and the next cursor."""
+    query = select(Node).where(Node.owner_id == user.id, IS_FILE, tree.LIVE)
     if cursor:
         created_at, file_id = _decode_cursor(cursor)
         query = query.where(
             or_(
-                File.created_at < created_at,
-                and_(File.created_at == created_at, File.id < file_id),
+                Node.created_at < created_at,
+                and_(Node.created_at == created_at, Node.id < file_id),
             )
         )
-    query = query.order_by(File.created_at.desc(), File.id.desc()).limit(limit + 1)
+    query = query.order_by(Node.created_at.desc(), Node.id.desc()).limit(limit + 1)
     files = list(db.session.scalars(query))
     if len(files) <= limit:
         return files, None
-    last = files[limit - 1]
-    return files[:limit], _encode_cursor(last)
+    return files[:limit], _encode_cursor(files[limit - 1])
 
 
-def _encode_cursor(file: File) -> str:
+def _encode_cursor(file: Node) -> str:
     raw = f"{file.created_at.isoformat()}|{file.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -197,20 +241,3 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         return datetime.fromisoformat(created_at), file_id
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise BadRequest("That cursor is not valid.") from error
-
-
-def delete_file(user: User, file_id: str) -> None:
-    """Delete one of the user's files for good."""
-    file = get_file(user, file_id)
-    key, size = file.storage_key, file.size
-    # Row first, blob second: a crash in between leaves an orphan blob, not a
-    # row pointing at nothing.
-    db.session.delete(file)
-    db.session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(used_bytes=User.used_bytes - size)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    get_storage().delete(key)

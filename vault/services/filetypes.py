@@ -14,6 +14,9 @@ _EXTRA_TYPES = {
     "avif": "image/avif",
     "webp": "image/webp",
     "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "oga": "audio/ogg",
+    "m4v": "video/mp4",
     "opus": "audio/opus",
     "m4a": "audio/mp4",
     "mkv": "video/x-matroska",
@@ -76,6 +79,18 @@ INLINE_TYPES = {
     "image/bmp",
     "image/avif",
     "application/pdf",
+    "audio/mpeg",
+    "audio/ogg",
+    "audio/wav",
+    "audio/x-wav",
+    "audio/flac",
+    "audio/mp4",
+    "audio/aac",
+    "audio/opus",
+    "video/mp4",
+    "video/webm",
+    "video/ogg",
+    "video/quicktime",
 }
 # Shown inline as text/plain whatever their real type, so HTML or JS is inert.
 TEXT_EXTENSIONS = {
@@ -103,6 +118,18 @@ def content_type_for(name: str) -> str:
         return _EXTRA_TYPES[extension]
     guessed, _ = _MIME.guess_type(f"x.{extension}", strict=False)
     return guessed or "application/octet-stream"
+
+
+def preview_kind(name: str, content_type: str) -> str | None:
+    """Tell how the viewer shows a file: image, video, audio, pdf, text or None."""
+    shown_as = inline_type(name, content_type)
+    if shown_as is None:
+        return None
+    if shown_as.startswith("text/"):
+        return "text"
+    if shown_as == "application/pdf":
+        return "pdf"
+    return shown_as.split("/")[0]
 
 
 def inline_type(name: str, content_type: str) -> str | None:

@@ -1,0 +1,73 @@
+"""Looking at what users would see: rows, blobs, pages, API errors."""
+
+import html
+import re
+from pathlib import Path
+
+from sqlalchemy import select
+
+from tests.conftest import csrf_token_from
+from vault.extensions import db
+from vault.models import Node, User
+
+
+def nodes(app) -> list[Node]:
+    """Every file and folder row, trashed or not."""
+    with app.app_context():
+        return list(db.session.scalars(select(Node).order_by(Node.name)))
+
+
+def live_nodes(app) -> list[Node]:
+    return [node for node in nodes(app) if node.trashed_at is None]
+
+
+def node(app, node_id: str) -> Node | None:
+    with app.app_context():
+        return db.session.get(Node, node_id)
+
+
+def used_bytes(app, user) -> int:
+    with app.app_context():
+        return db.session.get(User, user.id).used_bytes
+
+
+def blobs(app) -> dict[str, bytes]:
+    """Return {storage key: bytes} for every file under the storage dir."""
+    root = Path(app.config["STORAGE_DIR"])
+    if not root.exists():
+        return {}
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+def post_form(client, url, data=None, **options):
+    """POST a browser form with the session's CSRF token."""
+    token = csrf_token_from(client.get("/").get_data(as_text=True))
+    return client.post(url, data={**(data or {}), "csrf_token": token}, **options)
+
+
+def listed_names(page: str) -> list[str]:
+    """The names on a folder page, in the order shown (by their selection boxes)."""
+    boxes = re.findall(r'<input[^>]*name="ids"[^>]*>', page)
+    labels = [re.search(r'aria-label="Select ([^"]*)"', box) for box in boxes]
+    return [html.unescape(label.group(1)) for label in labels if label]
+
+
+def linked_ids(page: str) -> list[str]:
+    """The ids of the files and folders each listing row's name links to."""
+    return re.findall(
+        r'<td class="name">\s*<a href="/(?:folders|files)/([0-9a-f]{32})', page
+    )
+
+
+def error_of(response, status: int, code: str | None = None) -> dict:
+    """Assert the API's error contract and return the error."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    error = response.get_json()["error"]
+    assert error["message"]
+    if code is not None:
+        assert error["code"] == code
+    return error

@@ -1,0 +1,90 @@
+"""Image thumbnails: made once with Pillow, kept as a blob beside the file."""
+
+import io
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import update
+
+from vault.errors import NotFound
+from vault.extensions import db
+from vault.models import Node, User
+from vault.storage import get_storage
+
+THUMBNAIL_SIZE = (320, 320)
+# Raster formats only: SVG is never rendered on the server (it is a program).
+THUMBNAIL_TYPES = {
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "image/tiff",
+}
+# Refuse decompression bombs well before they eat the worker's memory.
+MAX_PIXELS = 60_000_000
+
+
+class NoThumbnail(NotFound):
+    code = "no_thumbnail"
+    message = "There is no thumbnail for this file."
+
+
+def has_thumbnail(file: Node) -> bool:
+    return not file.is_folder and file.content_type in THUMBNAIL_TYPES
+
+
+def thumbnail_key(user: User, file: Node) -> str:
+    """Return the key of the file's thumbnail, making it on first use."""
+    if not has_thumbnail(file):
+        raise NoThumbnail()
+    storage = get_storage()
+    if file.thumbnail_key and storage.exists(file.thumbnail_key):
+        return file.thumbnail_key
+    writer = storage.new_writer(user.id)
+    try:
+        _render(storage, file.storage_key, writer)
+        writer.commit()
+    finally:
+        writer.discard()
+    # Two requests may race to make it; the first one recorded wins.
+    previous = file.thumbnail_key
+    unchanged = (
+        Node.thumbnail_key.is_(None)
+        if previous is None
+        else Node.thumbnail_key == previous
+    )
+    won = db.session.execute(
+        update(Node)
+        .where(Node.id == file.id, unchanged)
+        .values(thumbnail_key=writer.key)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if not won:
+        storage.delete(writer.key)
+    db.session.refresh(file)
+    return file.thumbnail_key
+
+
+def _render(storage, key: str, writer) -> None:
+    try:
+        with storage.open(key) as source, Image.open(source) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise NoThumbnail("This image is too large to preview.")
+            image.draft("RGB", THUMBNAIL_SIZE)  # JPEG decodes at a lower scale
+            upright = ImageOps.exif_transpose(image)
+            upright.thumbnail(THUMBNAIL_SIZE)
+            if upright.mode not in ("RGB", "RGBA"):
+                upright = upright.convert("RGBA")
+            encoded = io.BytesIO()  # a few kilobytes
+            upright.save(encoded, format="WEBP", quality=80)
+            writer.write(encoded.getvalue())
+    # Pillow reports some broken files (bad EXIF, say) as SyntaxError.
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+    ) as error:
+        raise NoThumbnail("This image could not be read.") from error

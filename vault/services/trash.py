@@ -1,0 +1,164 @@
+"""The trash: deleted items wait here, still counted as used, until purged."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+
+from vault.extensions import db
+from vault.models import Node, User, utcnow
+from vault.services import names, tree
+from vault.services.ownership import get_owned
+from vault.storage import get_storage
+
+IN_TRASH = Node.trashed_at.is_not(None)
+IS_TRASH_ROOT = Node.trash_root_id == Node.id
+
+
+@dataclass
+class TrashItem:
+    node: Node
+    size: int  # for a folder: every file deleted with it
+
+
+def move_to_trash(user: User, node: Node, now: datetime | None = None) -> None:
+    """Put a live node, with its live subtree, in the trash (the caller commits)."""
+    now = now or utcnow()
+    node.trashed_from = tree.path_of(tree.get_folder(user, node.parent_id))
+    db.session.execute(
+        update(Node)
+        .where(Node.id.in_(select(tree.subtree_query(node.id).c.id)))
+        .values(trashed_at=now, trash_root_id=node.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.flush()
+    db.session.refresh(node)
+
+
+def trash(user: User, node_ids: list[str], now: datetime | None = None) -> int:
+    """Delete files and folders to the trash, all or none; return how many.
+
+    NotFound if any of them is missing or someone else's.
+    """
+    nodes = [tree.get_node(user, node_id) for node_id in dict.fromkeys(node_ids)]
+    for node in nodes:
+        db.session.refresh(node)
+        if node.trashed_at is None:  # not already taken along with a folder
+            move_to_trash(user, node, now)
+    db.session.commit()
+    return len(nodes)
+
+
+def get_trashed(user: User, node_id: str) -> Node:
+    return get_owned(Node, node_id, user, "item in the trash", IN_TRASH, IS_TRASH_ROOT)
+
+
+def list_trash(user: User) -> list[TrashItem]:
+    """Return what the user deleted, newest first, with the bytes each holds."""
+    sizes = (
+        select(Node.trash_root_id, func.sum(Node.size).label("size"))
+        .where(Node.owner_id == user.id, IN_TRASH)
+        .group_by(Node.trash_root_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Node, sizes.c.size)
+        .join(sizes, sizes.c.trash_root_id == Node.id)
+        .where(Node.owner_id == user.id, IN_TRASH, IS_TRASH_ROOT)
+        .order_by(Node.trashed_at.desc(), Node.id)
+    ).all()
+    return [TrashItem(node, int(size or 0)) for node, size in rows]
+
+
+def trash_bytes(user: User) -> int:
+    return db.session.scalar(
+        select(func.coalesce(func.sum(Node.size), 0)).where(
+            Node.owner_id == user.id, IN_TRASH
+        )
+    )
+
+
+def restore(user: User, node_id: str) -> Node:
+    """Put a deleted item back where it was, recreating its folder if it is gone.
+
+    If the name is taken there by now, the item comes back as "name (1)".
+    """
+    node = get_trashed(user, node_id)
+    now = utcnow()
+    parent = tree.get_folder_if_live(user, node.parent_id)
+    if parent is None and node.trashed_from:
+        parent = tree.ensure_path(user, None, node.trashed_from, now)
+    name = tree.free_name(user, parent, node.name, is_folder=node.is_folder)
+    # Place and rename while still in the trash, so the unique index of live
+    # names never sees the old name and the new place together.
+    tree.place(node, parent)
+    node.name, node.name_key = name, names.name_key(name)
+    node.trashed_from, node.updated_at = None, now
+    db.session.flush()
+    db.session.execute(
+        update(Node)
+        .where(Node.trash_root_id == node.id)
+        .values(trashed_at=None, trash_root_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    tree.commit_unique(name)
+    return node
+
+
+def delete_forever(user: User, node_id: str) -> None:
+    """Delete one trashed item, and everything deleted with it, for good."""
+    node = get_trashed(user, node_id)
+    _purge(Node.trash_root_id == node.id)
+
+
+def empty_trash(user: User) -> None:
+    _purge(Node.owner_id == user.id, IN_TRASH)
+
+
+def purge_expired(now: datetime | None = None) -> int:
+    """Delete for good what has been in the trash longer than VAULT_TRASH_DAYS."""
+    cutoff = (now or utcnow()) - timedelta(days=current_app.config["TRASH_DAYS"])
+    return _purge(IN_TRASH, Node.trashed_at < cutoff)
+
+
+def _purge(*where) -> int:
+    rows = db.session.execute(
+        select(
+            Node.id,
+            Node.owner_id,
+            Node.size,
+            Node.storage_key,
+            Node.thumbnail_key,
+            Node.trash_root_id,
+        )
+        .where(*where)
+        .with_for_update()
+    ).all()
+    if not rows:
+        return 0
+    freed: dict[str, int] = {}
+    for row in rows:
+        freed[row.owner_id] = freed.get(row.owner_id, 0) + row.size
+    # Row first, blob second: a crash in between leaves orphan blobs for fsck,
+    # never rows pointing at nothing.
+    db.session.execute(
+        delete(Node)
+        .where(Node.id.in_([row.id for row in rows]))
+        .execution_options(synchronize_session=False)
+    )
+    for owner_id, size in freed.items():
+        db.session.execute(
+            update(User)
+            .where(User.id == owner_id)
+            .values(used_bytes=User.used_bytes - size)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    storage = get_storage()
+    for row in rows:
+        for key in (row.storage_key, row.thumbnail_key):
+            if key:
+                storage.delete(key)
+    # Count what people see in the trash: a folder is one item, whatever it held.
+    return sum(1 for row in rows if row.trash_root_id == row.id)

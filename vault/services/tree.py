@@ -1,0 +1,267 @@
+"""The folder tree: folders, listing, paths, rename and move."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from vault.errors import BadRequest, Conflict
+from vault.extensions import db
+from vault.models import Node, User, utcnow
+from vault.services import names
+from vault.services.ownership import get_owned
+from vault.text import is_object_id
+
+LIVE = Node.trashed_at.is_(None)
+SORT_COLUMNS = {"name": Node.name_key, "size": Node.size, "date": Node.updated_at}
+MAX_DEPTH = 1000  # a guard against a corrupt tree, far beyond real use
+MAX_LISTING = 100_000  # one API listing of a folder
+MAX_PATH_PARTS = 64  # levels an upload may create at once
+
+
+def parent_key(user: User, folder: Node | None) -> str:
+    return folder.id if folder else user.id
+
+
+def place(node: Node, folder: Node | None) -> None:
+    """Put a node into a folder (None is the root)."""
+    node.parent_id = folder.id if folder else None
+    node.parent_key = folder.id if folder else node.owner_id
+
+
+def get_folder(user: User, folder_id: str | None) -> Node | None:
+    """Return the user's live folder; None or "" is the root. NotFound otherwise."""
+    if not folder_id:
+        return None
+    return get_owned(Node, folder_id, user, "folder", Node.is_folder, LIVE)
+
+
+def get_folder_if_live(user: User, folder_id: str | None) -> Node | None:
+    """Return the user's folder if it exists and is not in the trash, else None."""
+    if not folder_id or not is_object_id(folder_id):
+        return None
+    folder = db.session.get(Node, folder_id)
+    if folder is None or folder.owner_id != user.id or folder.trashed_at is not None:
+        return None
+    return folder
+
+
+def get_node(user: User, node_id: str) -> Node:
+    """Return one of the user's live files or folders."""
+    return get_owned(Node, node_id, user, "item", LIVE)
+
+
+def live_child(user: User, folder: Node | None, name: str) -> Node | None:
+    return db.session.scalar(
+        select(Node).where(
+            Node.parent_key == parent_key(user, folder),
+            Node.name_key == names.name_key(name),
+            LIVE,
+        )
+    )
+
+
+def free_name(
+    user: User, folder: Node | None, name: str, taken=(), *, is_folder=False
+) -> str:
+    """Return `name`, or its first "name (n)" form not used in the folder."""
+    candidate, number = name, 0
+    while names.name_key(candidate) in taken or live_child(user, folder, candidate):
+        number += 1
+        candidate = names.numbered(name, number, is_folder=is_folder)
+    return candidate
+
+
+def create_folder(
+    user: User, name: str, parent: Node | None, now: datetime | None = None
+) -> Node:
+    """Create a folder; Conflict if the name is taken there."""
+    name = names.clean_display_name(name)
+    folder = new_folder(user, name, parent, now or utcnow())
+    commit_unique(name)
+    return folder
+
+
+def new_folder(user: User, name: str, parent: Node | None, now: datetime) -> Node:
+    if live_child(user, parent, name):
+        raise Conflict(f"There is already an item named “{name}” here.")
+    folder = Node(
+        owner_id=user.id,
+        is_folder=True,
+        name=name,
+        name_key=names.name_key(name),
+        created_at=now,
+        updated_at=now,
+    )
+    place(folder, parent)
+    db.session.add(folder)
+    db.session.flush()
+    return folder
+
+
+def ensure_path(
+    user: User, folder: Node | None, path: str, now: datetime
+) -> Node | None:
+    """Return the folder at `path` ("a/b") below `folder`, creating what is missing."""
+    parts = [
+        part for part in (path or "").replace("\\", "/").split("/") if part.strip()
+    ]
+    if len(parts) > MAX_PATH_PARTS:
+        raise BadRequest(f"A folder path may have at most {MAX_PATH_PARTS} levels.")
+    for part in parts:
+        name = names.clean_display_name(part)
+        existing = live_child(user, folder, name)
+        if existing is None:
+            folder = new_folder(user, name, folder, now)
+        elif existing.is_folder:
+            folder = existing
+        else:
+            raise Conflict(f"A file named “{name}” is in the way of that folder.")
+    return folder
+
+
+def commit_unique(name: str) -> None:
+    # The unique index settles races that the checks above cannot see.
+    try:
+        db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        raise Conflict(f"There is already an item named “{name}” here.") from error
+
+
+@dataclass
+class Page:
+    items: list[Node]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def list_children(
+    user: User,
+    folder: Node | None,
+    *,
+    sort: str = "name",
+    descending: bool = False,
+    page: int = 1,
+    per_page: int = 200,
+) -> Page:
+    """Return one page of a folder's live contents: folders first, then files."""
+    if sort not in SORT_COLUMNS:
+        raise BadRequest("Sort by name, size or date.")
+    where = (Node.parent_key == parent_key(user, folder), LIVE)
+    column = SORT_COLUMNS[sort]
+    order = column.desc() if descending else column.asc()
+    total = db.session.scalar(select(func.count()).select_from(Node).where(*where))
+    page = max(1, page)
+    items = db.session.scalars(
+        select(Node)
+        .where(*where)
+        .order_by(Node.is_folder.desc(), order, Node.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return Page(list(items), total, page, per_page)
+
+
+def ancestors(folder: Node | None) -> list[Node]:
+    """Return the folders from the root down to `folder`, inclusive."""
+    chain = []
+    while folder is not None and len(chain) < MAX_DEPTH:
+        chain.append(folder)
+        folder = db.session.get(Node, folder.parent_id) if folder.parent_id else None
+    return list(reversed(chain))
+
+
+def path_of(folder: Node | None) -> str:
+    """Return a folder's path as "a/b/c" ("" for the root)."""
+    return "/".join(node.name for node in ancestors(folder))
+
+
+def prepare_rename(user: User, node: Node, name: str) -> None:
+    """Rename to a cleaned and checked name, uncommitted; Conflict if it is taken."""
+    if names.name_key(name) != node.name_key:
+        folder = get_folder(user, node.parent_id)
+        if live_child(user, folder, name):
+            raise Conflict(f"There is already an item named “{name}” here.")
+    node.name, node.name_key, node.updated_at = name, names.name_key(name), utcnow()
+
+
+def move_nodes(user: User, nodes: list[Node], target: Node | None) -> None:
+    """Move files and folders into `target` (None is the root), all or none."""
+    prepare_move(user, nodes, target)
+    commit_unique(nodes[0].name if nodes else "")
+
+
+def prepare_move(user: User, nodes: list[Node], target: Node | None) -> None:
+    """Move nodes, uncommitted.
+
+    Conflict if a folder would go into itself or below itself, or if a name is
+    taken there (or twice among the moved).
+    """
+    target_id = target.id if target else None
+    above_target = {folder.id for folder in ancestors(target)}
+    taken: set[str] = set()
+    moving = [node for node in nodes if node.parent_id != target_id]
+    for node in moving:
+        if node.is_folder and node.id in above_target:
+            raise Conflict("A folder cannot be moved into itself or its subfolders.")
+        if node.name_key in taken or live_child(user, target, node.name):
+            raise Conflict(f"There is already an item named “{node.name}” there.")
+        taken.add(node.name_key)
+    now = utcnow()
+    for node in moving:
+        place(node, target)
+        node.updated_at = now
+
+
+def search(user: User, query: str, limit: int = 200) -> list[Node]:
+    """Find live files and folders whose name contains `query`, in any folder."""
+    key = names.name_key(query.strip())
+    if not key:
+        return []
+    return list(
+        db.session.scalars(
+            select(Node)
+            .where(Node.owner_id == user.id, LIVE)
+            .where(Node.name_key.contains(key, autoescape=True))
+            .order_by(Node.is_folder.desc(), Node.name_key)
+            .limit(limit)
+        )
+    )
+
+
+def folder_paths(user: User) -> dict[str, str]:
+    """Map each live folder id of the user to its path, in one query."""
+    rows = db.session.execute(
+        select(Node.id, Node.name, Node.parent_id).where(
+            Node.owner_id == user.id, Node.is_folder, LIVE
+        )
+    ).all()
+    by_id = {row.id: row for row in rows}
+    paths: dict[str, str] = {}
+
+    def path(folder_id: str | None, depth: int = 0) -> str:
+        if folder_id is None or folder_id not in by_id or depth > MAX_DEPTH:
+            return ""
+        if folder_id not in paths:
+            row = by_id[folder_id]
+            above = path(row.parent_id, depth + 1)
+            paths[folder_id] = f"{above}/{row.name}" if above else row.name
+        return paths[folder_id]
+
+    for folder_id in by_id:
+        path(folder_id)
+    return paths
+
+
+def subtree_query(root_id: str):
+    """A recursive CTE of the ids of a live node and its live descendants."""
+    tree = select(Node.id).where(Node.id == root_id).cte("subtree", recursive=True)
+    children = select(Node.id).where(Node.parent_id == tree.c.id, LIVE)
+    return tree.union_all(children)

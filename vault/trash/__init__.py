@@ -1,0 +1,3 @@
+from vault.trash.views import bp
+
+__all__ = ["bp"]
