@@ -513,30 +513,11 @@
     task.row.append(el("p", { className: "error", role: "alert", text: message }));
   }
 
-  /* Folders a finished upload has proven to exist, as "folder id|path". */
-  const knownPaths = new Set();
-
-  function pathKey(task, path) {
-    return `${task.folderId}|${nameKey(path)}`;
-  }
-
-  function pathKnown(task) {
-    return !task.path || knownPaths.has(pathKey(task, task.path));
-  }
-
-  function rememberPath(task) {
-    const parts = task.path ? task.path.split("/") : [];
-    for (let end = 1; end <= parts.length; end += 1) knownPaths.add(pathKey(task, parts.slice(0, end).join("/")));
-  }
-
-  /* Start queued uploads, a few at a time. Only one upload at a time may create
-     new folders: parallel requests creating the same folder would collide. */
+  /* Start queued uploads, a few at a time. Uploads that create the same new
+     folders in parallel are fine: the server settles who creates them. */
   function pump() {
-    while (uploads.active < MAX_PARALLEL) {
-      const pioneering = uploads.tasks.some((task) => task.xhr && !pathKnown(task));
-      const index = uploads.queue.findIndex((task) => pathKnown(task) || !pioneering);
-      if (index < 0) break;
-      start(uploads.queue.splice(index, 1)[0]);
+    while (uploads.active < MAX_PARALLEL && uploads.queue.length) {
+      start(uploads.queue.shift());
     }
     updateSummary();
     if (uploads.active === 0 && uploads.queue.length === 0) finished();
@@ -568,7 +549,6 @@
         data = null;
       }
       if (xhr.status === 201) {
-        rememberPath(task);
         task.loaded = task.size;
         showProgress(task, 1);
         const stored = data && data.files && data.files[0];
