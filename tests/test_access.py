@@ -1,10 +1,16 @@
 """Access matrix: every URL that takes an object id, for every kind of caller."""
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import csrf_token_from
 from tests.factories import image_bytes
 from tests.helpers import node
+from vault.extensions import db
+from vault.models import ShareLink, User, utcnow
+from vault.services import shares
 
 MISSING_ID = "0" * 32
 
@@ -28,6 +34,10 @@ BROWSER_URLS = [
     ("folder", "GET", "/move?ids={id}", None, 200),
     ("folder", "POST", "/items/trash", {"ids": "{id}"}, 302),
     ("folder", "POST", "/folders", {"name": "Inside", "parent_id": "{id}"}, 302),
+    ("file", "GET", "/shares/new?node_id={id}", None, 200),
+    ("file", "POST", "/shares/new?node_id={id}", {"expires": "1d"}, 302),
+    ("folder", "GET", "/shares/new?node_id={id}", None, 200),
+    ("folder", "POST", "/shares/new?node_id={id}", {"kind": "upload"}, 302),
     ("trashed", "POST", "/trash/{id}/restore", {}, 302),
     ("trashed", "GET", "/trash/{id}/delete", None, 200),
     ("trashed", "POST", "/trash/{id}/delete", {}, 302),
@@ -41,6 +51,8 @@ API_URLS = [
     ("folder", "PATCH", "/api/v1/folders/{id}", {"name": "Renamed"}, 200),
     ("folder", "DELETE", "/api/v1/folders/{id}", None, 204),
     ("folder", "POST", "/api/v1/folders", {"name": "Inside", "parent_id": "{id}"}, 201),
+    ("file", "POST", "/api/v1/shares", {"file_id": "{id}", "expires_in": 60}, 201),
+    ("folder", "POST", "/api/v1/shares", {"folder_id": "{id}", "expires_in": 60}, 201),
     ("trashed", "POST", "/api/v1/trash/{id}/restore", None, 200),
     ("trashed", "DELETE", "/api/v1/trash/{id}", None, 204),
 ]
@@ -77,7 +89,17 @@ def filled(template, object_id):
 
 def state_of(app, alices) -> list:
     rows = [node(app, item.id) for pair in alices.values() for item in pair]
-    return [(row.name, row.parent_id, row.trashed_at) for row in rows]
+    return [(row.name, row.parent_id, row.trashed_at) for row in rows] + links(app)
+
+
+def links(app) -> list:
+    """Every share link and what can be changed about it."""
+    with app.app_context():
+        return [
+            (link.id, link.expires_at, link.revoked_at, link.password_hash,
+             link.max_downloads, link.note)
+            for link in db.session.scalars(select(ShareLink).order_by(ShareLink.id))
+        ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -135,6 +157,67 @@ def test_api_urls(
     assert response.get_json()["error"]["code"] in ("unauthorized", "not_found")
     assert "secret" not in response.get_data(as_text=True).lower()
     assert state_of(app, alices) == before
+
+
+# Share links: (method, url, form or JSON body, owner's status). A link has no
+# "wrong state": its owner may look at and revoke it whatever its status.
+SHARE_URLS = [
+    ("GET", "/shares/{id}", None, 200),
+    ("POST", "/shares/{id}/expiry", {"expires": "30d"}, 302),
+    ("POST", "/shares/{id}/password", {"password": "new", "save": "1"}, 302),
+    ("POST", "/shares/{id}/limits", {"max_downloads": "9", "note": "x"}, 302),
+    ("POST", "/shares/{id}/revoke", {}, 302),
+    ("GET", "/api/v1/shares/{id}", None, 200),
+    ("GET", "/api/v1/shares/{id}/log", None, 200),
+    ("PATCH", "/api/v1/shares/{id}", {"note": "x", "password": None}, 200),
+    ("DELETE", "/api/v1/shares/{id}", None, 204),
+]
+
+
+@pytest.fixture
+def alices_link(app, alice, alices):
+    with app.app_context():
+        link = shares.create_share(
+            db.session.get(User, alice.id), alices["file"][0].id,
+            expires_at=utcnow() + timedelta(days=1), password="secret",
+            max_downloads=3, note="Secret note",
+        )  # fmt: skip
+        return link.id
+
+
+@pytest.mark.parametrize(("method", "url", "data", "owner_status"), SHARE_URLS)
+@pytest.mark.parametrize("caller", ["anonymous", "other user", "owner", "missing id"])
+def test_share_urls(
+    app, client, auth, alice, bob, api_headers, alices_link, caller, method, url,
+    data, owner_status,
+):  # fmt: skip
+    link_id = MISSING_ID if caller == "missing id" else alices_link
+    user = {"anonymous": None, "other user": bob}.get(caller, alice)
+    api = url.startswith("/api/")
+    options = {"method": method}
+    if api:
+        options["json"] = data
+        if user:
+            options["headers"] = api_headers(user)
+    else:
+        if user:
+            auth.login(user.email)
+        if method == "POST":
+            page = client.get("/account" if user else "/login")
+            options["data"] = {**data, "csrf_token": csrf_token_from(page.text)}
+    before = links(app)
+
+    response = client.open(url.format(id=link_id), **options)
+
+    if caller == "owner":
+        assert response.status_code == owner_status
+        return
+    if caller == "anonymous":
+        assert response.status_code == (401 if api else 302)
+    else:
+        assert response.status_code == 404
+        assert "secret" not in response.get_data(as_text=True).lower()
+    assert links(app) == before
 
 
 def test_someone_elses_file_survives_their_attempts(

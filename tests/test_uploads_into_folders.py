@@ -245,15 +245,15 @@ def test_parallel_uploads_into_one_new_path_share_its_folders(
     uploads = 4
     barrier = threading.Barrier(uploads, timeout=10)
     waited = threading.local()
-    original_new_folder = tree.new_folder
+    original_insert_folder = tree.insert_folder
 
-    def new_folder_together(*args, **kwargs):
+    def insert_folder_together(*args, **kwargs):
         if not getattr(waited, "done", False):
             waited.done = True
             barrier.wait()
-        return original_new_folder(*args, **kwargs)
+        return original_insert_folder(*args, **kwargs)
 
-    monkeypatch.setattr(tree, "new_folder", new_folder_together)
+    monkeypatch.setattr(tree, "insert_folder", insert_folder_together)
 
     def upload_one(number):
         client = app.test_client()

@@ -54,11 +54,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     from vault.api import bp as api_bp
     from vault.auth import bp as auth_bp
     from vault.files import bp as files_bp
+    from vault.public import bp as public_bp
+    from vault.shares import bp as shares_bp
     from vault.trash import bp as trash_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(files_bp)
     app.register_blueprint(trash_bp)
+    app.register_blueprint(shares_bp)
+    app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
 
     from vault import cli

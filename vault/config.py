@@ -27,6 +27,7 @@ class DefaultConfig:
     MAX_UPLOAD_BYTES = "10 GB"  # a number of bytes or human units
     DEFAULT_QUOTA = "unlimited"  # for new accounts: "10 GB" or "unlimited"
     TRASH_DAYS = 30  # deleted items are purged after this many days
+    SHARE_MAX_DAYS = 90  # the longest a share link may last
 
     # Werkzeug keeps non-file form fields in memory: keep them small and few. The
     # multipart parser also buffers file data against this limit, so it must stay

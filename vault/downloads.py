@@ -31,7 +31,21 @@ def content_disposition(kind: str, name: str) -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def send_stored_file(file: Node, *, inline: bool = False) -> Response:
+class DownloadCounter:
+    """Counts a download for a limited share link; see `send_blob`."""
+
+    def claim(self) -> None:
+        """Count one download, or raise (the link is used up)."""
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Give the download back: the transfer did not complete."""
+        raise NotImplementedError
+
+
+def send_stored_file(
+    file: Node, *, inline: bool = False, counter: DownloadCounter | None = None
+) -> Response:
     """Answer with a file's bytes; inline only for types that cannot run script."""
     preview_type = (
         filetypes.inline_type(file.name, file.content_type) if inline else None
@@ -44,14 +58,18 @@ def send_stored_file(file: Node, *, inline: bool = False) -> Response:
         file.name,
         preview_type or file.content_type,
     )
-    return send_blob(blob, inline=preview_type is not None)
+    return send_blob(blob, inline=preview_type is not None, counter=counter)
 
 
-def send_blob(blob: Blob, *, inline: bool = False) -> Response:
+def send_blob(
+    blob: Blob, *, inline: bool = False, counter: DownloadCounter | None = None
+) -> Response:
     """Answer with a blob, honouring Range, If-None-Match and friends.
 
     Everything is served under a sandbox CSP and nosniff, so even a mislabelled
-    file stays inert.
+    file stays inert. With a `counter`, a GET for the whole content counts as
+    a download, given back if the transfer stops before the end; parts (a
+    resumed download, a video seek) do not count again.
     """
     response = Response(status=200, mimetype=None, content_type=blob.content_type)
     disposition = "inline" if inline else "attachment"
@@ -66,7 +84,7 @@ def send_blob(blob: Blob, *, inline: bool = False) -> Response:
     if _not_modified(blob, response):
         response.status_code = 304
         return response
-    return _with_body(blob, response)
+    return _with_body(blob, response, counter)
 
 
 def _protect(response: Response) -> None:
@@ -83,7 +101,9 @@ def _not_modified(blob: Blob, response: Response) -> bool:
     return since is not None and response.last_modified <= since
 
 
-def _with_body(blob: Blob, response: Response) -> Response:
+def _with_body(
+    blob: Blob, response: Response, counter: DownloadCounter | None = None
+) -> Response:
     start, stop = 0, blob.size
     requested = request.range if _range_applies(blob, response) else None
     if requested is not None:
@@ -97,10 +117,35 @@ def _with_body(blob: Blob, response: Response) -> Response:
             start, stop = span
             response.status_code = 206
             response.content_range = f"bytes {start}-{stop - 1}/{blob.size}"
-    response.response = get_storage().read_range(blob.key, start, stop)
+    body = get_storage().read_range(blob.key, start, stop)
+    whole = start == 0 and stop == blob.size
+    if counter is not None and whole and request.method == "GET":
+        counter.claim()
+        body = _CountedBody(body, stop - start, counter)
+    response.response = body
     response.direct_passthrough = True
     response.content_length = stop - start
     return response
+
+
+class _CountedBody:
+    """Pass the bytes through; release the claimed download if they stop short."""
+
+    def __init__(self, body, length: int, counter: DownloadCounter):
+        self._body, self._left, self._counter = body, length, counter
+        self._settled = False
+
+    def __iter__(self):
+        for chunk in self._body:
+            self._left -= len(chunk)
+            yield chunk
+        self._settled = self._left <= 0
+
+    def close(self) -> None:
+        # The server closes the body when the client goes away, too.
+        if not self._settled:
+            self._settled = True
+            self._counter.release()
 
 
 def _range_applies(blob: Blob, response: Response) -> bool:
@@ -113,11 +158,14 @@ def _range_applies(blob: Blob, response: Response) -> bool:
     return True
 
 
-def send_zip(name: str, entries: list[Entry]) -> Response:
+def send_zip(
+    name: str, entries: list[Entry], *, counter: DownloadCounter | None = None
+) -> Response:
     """Stream a zip of the entries: stored (not compressed), so its size is known.
 
     Memory stays bounded whatever the total; ZIP64 is used when a file or the
-    archive passes 4 GiB.
+    archive passes 4 GiB. With a `counter`, a GET counts as one download, given
+    back if the transfer stops before the end.
     """
     archive = ZipStream(sized=True)
     storage = get_storage()
@@ -127,7 +175,11 @@ def send_zip(name: str, entries: list[Entry]) -> Response:
         else:
             data = storage.read_range(entry.node.storage_key, 0, entry.node.size)
             archive.add(data, entry.path, size=entry.node.size)
-    response = Response(archive, mimetype="application/zip", direct_passthrough=True)
+    body = archive
+    if counter is not None and request.method == "GET":
+        counter.claim()
+        body = _CountedBody(archive, len(archive), counter)
+    response = Response(body, mimetype="application/zip", direct_passthrough=True)
     response.content_length = len(archive)
     response.headers["Content-Disposition"] = content_disposition("attachment", name)
     response.headers["Cache-Control"] = "private, no-store"

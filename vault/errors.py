@@ -72,13 +72,19 @@ class TooManyAttempts(VaultError):
     status = 429
     code = "too_many_attempts"
 
-    def __init__(self, retry_after_seconds: int):
+    def __init__(self, retry_after_seconds: int, what: str = "sign-in"):
         minutes = max(1, -(-retry_after_seconds // 60))
         unit = "minute" if minutes == 1 else "minutes"
         super().__init__(
-            f"Too many failed sign-in attempts. Try again in {minutes} {unit}."
+            f"Too many failed {what} attempts. Try again in {minutes} {unit}."
         )
         self.retry_after = retry_after_seconds
+
+
+class Gone(VaultError):
+    status = 410
+    code = "gone"
+    message = "This link has expired or was turned off by its owner."
 
 
 class QuotaExceeded(VaultError):

@@ -151,6 +151,69 @@ class Node(db.Model):
         return self.trashed_at is not None and self.trash_root_id == self.id
 
 
+class ShareLink(db.Model):
+    """A secret link to one file or folder (or, for kind "upload", into a folder).
+
+    The link's token is never stored: it is derived from the app's secret key
+    and the link's id (see services/shares.py), and only its hash is kept for
+    lookup, so a copy of the database alone opens no link.
+    """
+
+    __tablename__ = "share_links"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # The object, never a path: renames and moves keep the link working. None
+    # once the item is deleted for good: the link then answers 410, not 404.
+    node_id: Mapped[str | None] = mapped_column(
+        ForeignKey("nodes.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), default="download")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    note: Mapped[str | None] = mapped_column(Text)
+    max_downloads: Mapped[int | None]
+    download_count: Mapped[int] = mapped_column(default=0)
+    # Upload links ("file requests") only.
+    max_file_size: Mapped[int | None] = mapped_column(BigInteger)
+    max_files: Mapped[int | None]
+    upload_count: Mapped[int] = mapped_column(default=0)
+
+    node: Mapped[Node | None] = relationship()
+    owner: Mapped[User] = relationship()
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
+
+    @property
+    def is_upload(self) -> bool:
+        return self.kind == "upload"
+
+
+class ShareAccess(db.Model):
+    """One visit to a link: what happened, when, and a blurred who."""
+
+    __tablename__ = "share_accesses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    share_id: Mapped[str] = mapped_column(
+        ForeignKey("share_links.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(32))
+    # A /24 (IPv4) or /48 (IPv6) network, never the full address.
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    # The file concerned (a download in a folder, or an upload), by name.
+    detail: Mapped[str | None] = mapped_column(String(255))
+
+
 class LoginFailure(db.Model):
     """One failed sign-in, counted per account and per client address."""
 

@@ -47,7 +47,10 @@ def browser():
 def live_server(app):
     """Serve the test app on a free port in a background thread."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutting down waits for the next poll.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
@@ -83,9 +86,7 @@ def open_page(browser, live_server):
         page.on(
             "console",
             lambda message: (
-                console_errors.append(message.text)
-                if message.type == "error"
-                else None
+                console_errors.append(message.text) if message.type == "error" else None
             ),
         )
         opened.append((context, page, errors, console_errors))
@@ -120,7 +121,8 @@ def sign_in(page, email="alice@example.com", password=PASSWORD):
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name=email).wait_for()
+    page.get_by_role("button", name="Sign out").wait_for()
+    page.wait_for_load_state()  # the page's scripts have run
 
 
 @pytest.fixture

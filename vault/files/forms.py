@@ -38,15 +38,21 @@ class UploadForm(FlaskForm):
     )
 
 
+# Explicit ids: these forms can share one page (the folder page and its
+# dialogs), and a label must point at its own field.
 class FolderForm(FlaskForm):
-    name = StringField("New folder", validators=[DataRequired(), Length(max=255)])
+    name = StringField(
+        "New folder", id="new-folder-name", validators=[DataRequired(), Length(max=255)]
+    )
     parent_id = HiddenField()
 
 
 class RenameForm(FlaskForm):
-    name = StringField("New name", validators=[DataRequired(), Length(max=255)])
+    name = StringField(
+        "New name", id="rename-name", validators=[DataRequired(), Length(max=255)]
+    )
 
 
 class MoveForm(FlaskForm):
     # Choices are the person's folders, filled in by the view.
-    target = SelectField("Move to", choices=[], validate_choice=True)
+    target = SelectField("Move to", id="move-target", choices=[], validate_choice=True)

@@ -1,4 +1,5 @@
-"""Failed sign-in throttling, per account and per client address.
+"""Throttling of failed attempts: sign-ins per account and per client address,
+share passwords per link and per address.
 
 Counted in the database so that every worker process sees the same numbers.
 Keys use the email as typed (normalized), whether or not an account has it, so a
@@ -34,10 +35,19 @@ def _window() -> timedelta:
 
 
 def check_allowed(email: str, client_address: str | None, now: datetime) -> None:
-    """Raise TooManyAttempts while either key has too many recent failures."""
+    """Raise TooManyAttempts while the account or the address is locked out."""
+    check_keys(_keys(email, client_address), now)
+
+
+def record_failure(email: str, client_address: str | None, now: datetime) -> None:
+    record_keys(_keys(email, client_address), now)
+
+
+def check_keys(keys: list[str], now: datetime, what: str = "sign-in") -> None:
+    """Raise TooManyAttempts while any key has too many recent failures."""
     limit = current_app.config["LOGIN_MAX_FAILURES"]
     since = now - _window()
-    for key in _keys(email, client_address):
+    for key in keys:
         recent = db.session.scalars(
             select(LoginFailure.created_at)
             .where(LoginFailure.key == key, LoginFailure.created_at > since)
@@ -47,14 +57,15 @@ def check_allowed(email: str, client_address: str | None, now: datetime) -> None
         if len(recent) >= limit:
             # Locked until the oldest of the last `limit` failures leaves the window.
             unlocked_at = recent[-1] + _window()
-            raise TooManyAttempts(max(1, int((unlocked_at - now).total_seconds())))
+            seconds = max(1, int((unlocked_at - now).total_seconds()))
+            raise TooManyAttempts(seconds, what)
 
 
-def record_failure(email: str, client_address: str | None, now: datetime) -> None:
+def record_keys(keys: list[str], now: datetime) -> None:
     db.session.execute(
         delete(LoginFailure).where(LoginFailure.created_at <= now - _window())
     )
-    for key in _keys(email, client_address):
+    for key in keys:
         db.session.add(LoginFailure(key=key, created_at=now))
     db.session.commit()
 

@@ -86,6 +86,11 @@ def create_folder(
 def new_folder(user: User, name: str, parent: Node | None, now: datetime) -> Node:
     if live_child(user, parent, name):
         raise Conflict(f"There is already an item named “{name}” here.")
+    return insert_folder(user, name, parent, now)
+
+
+def insert_folder(user: User, name: str, parent: Node | None, now: datetime) -> Node:
+    """Add a folder row; a name taken meanwhile raises IntegrityError on flush."""
     folder = Node(
         owner_id=user.id,
         is_folder=True,
@@ -113,7 +118,9 @@ def ensure_path(
         name = names.clean_display_name(part)
         existing = live_child(user, folder, name)
         if existing is None:
-            folder = new_folder(user, name, folder, now)
+            # No second look: if another upload creates it first, the unique
+            # index raises IntegrityError and the caller tries again.
+            folder = insert_folder(user, name, folder, now)
         elif existing.is_folder:
             folder = existing
         else:

@@ -1,0 +1,93 @@
+"""The bytes behind a link: downloads, previews, thumbnails and zips."""
+
+from flask import current_app
+
+from vault.downloads import Blob, DownloadCounter, send_blob, send_stored_file, send_zip
+from vault.errors import NotFound
+from vault.models import ShareLink
+from vault.public.blueprint import bp, open_link, visitor
+from vault.services import filetypes, share_access, thumbnails
+from vault.storage import get_storage
+
+
+class LinkDownload(DownloadCounter):
+    """Count a visitor's download against the link, and log it."""
+
+    def __init__(self, share: ShareLink, outcome: str, detail: str):
+        self._app = current_app._get_current_object()
+        self._share, self._share_id = share, share.id
+        self._visitor, self._outcome, self._detail = visitor(), outcome, detail
+
+    def claim(self) -> None:
+        share_access.start_download(
+            self._share, self._visitor, self._outcome, self._detail
+        )
+
+    def release(self) -> None:
+        # The server closes the body after the request is over: bring our own
+        # app context (and with it a database session).
+        with self._app.app_context():
+            share_access.stop_download(self._share_id, self._visitor, self._detail)
+
+
+@bp.get("/<token>/download")
+def download(token):
+    share = open_link(token)
+    file = share_access.shared_file(share, None)
+    return send_stored_file(file, counter=LinkDownload(share, "download", file.name))
+
+
+@bp.get("/<token>/files/<file_id>/download")
+def file_download(token, file_id):
+    share = open_link(token)
+    file = share_access.shared_file(share, file_id)
+    return send_stored_file(file, counter=LinkDownload(share, "download", file.name))
+
+
+@bp.get("/<token>/files/<file_id>/view")
+def view(token, file_id):
+    share = open_link(token)
+    file = share_access.shared_file(share, file_id)
+    if filetypes.inline_type(file.name, file.content_type) is None:
+        # Inline is for types that cannot run script; anything else would be a
+        # download by another name.
+        raise NotFound("There is no preview for this file.")
+    # On a limited link the whole file fetched to preview counts, like a
+    # download: otherwise the limit would not hold for previewable types.
+    counter = (
+        LinkDownload(share, "download", file.name) if share.max_downloads else None
+    )
+    return send_stored_file(file, inline=True, counter=counter)
+
+
+@bp.get("/<token>/files/<file_id>/thumbnail")
+def thumbnail(token, file_id):
+    share = open_link(token)
+    file = share_access.shared_file(share, file_id)
+    key = thumbnails.thumbnail_key(share.owner, file)
+    blob = Blob(
+        key,
+        get_storage().size(key),
+        key,
+        file.created_at,
+        f"{file.name}.webp",
+        "image/webp",
+    )
+    return send_blob(blob, inline=True)
+
+
+@bp.get("/<token>/zip")
+def zip_all(token):
+    share = open_link(token)
+    return _zip(share, share_access.shared_folder(share, None))
+
+
+@bp.get("/<token>/f/<folder_id>/zip")
+def zip_folder(token, folder_id):
+    share = open_link(token)
+    return _zip(share, share_access.shared_folder(share, folder_id))
+
+
+def _zip(share, folder):
+    name, entries = share_access.zip_entries(share, folder)
+    return send_zip(name, entries, counter=LinkDownload(share, "zip", name))

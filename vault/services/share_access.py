@@ -1,0 +1,274 @@
+"""What visitors of a share link can do: open it, unlock it, download, upload.
+
+Every access is written to the link's log with one of these outcomes: "view"
+(a page), "download", "zip", "incomplete" (a download that stopped early and
+was given back), "unlock", "wrong_password", "throttled" (too many wrong
+passwords), "gone" (the link no longer works), "upload" (one row per file,
+see share_uploads.py).
+"""
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+
+from vault import security
+from vault.errors import AuthenticationFailed, Gone, NotFound, TooManyAttempts
+from vault.extensions import db
+from vault.models import Node, ShareAccess, ShareLink, utcnow
+from vault.services import archives, throttle, tree
+from vault.services.archives import Entry
+from vault.services.shares import status
+from vault.text import is_object_id
+
+# Why a link stopped working, in words that never name what it shared.
+GONE_MESSAGES = {
+    "expired": "This link has expired.",
+    "revoked": "The owner turned this link off.",
+    "gone": "What this link shared is no longer available.",
+    "exhausted": "This link has reached its download limit.",
+    "exhausted-upload": "This link has received all the files it accepts.",
+}
+
+
+class PasswordRequired(AuthenticationFailed):
+    code = "password_required"
+    message = "This link is protected by a password."
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Who is at the door, as far as the log and the throttle need to know."""
+
+    address: str | None
+    user_agent: str = ""
+
+
+def _throttle_address(address: str | None) -> str | None:
+    # One IPv6 subscriber usually holds a whole /64: counting single addresses
+    # there would let a guesser rotate through them for free.
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or None
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def resolve(
+    token: str, visitor: Visitor | None = None, now: datetime | None = None
+) -> ShareLink:
+    """Return the active link for a token.
+
+    NotFound for a token that never existed; Gone (410) for one that is expired,
+    revoked, used up, or whose item is in the trash or whose owner is disabled.
+    An address that keeps trying unknown tokens gets TooManyAttempts for every
+    token, so that guessing cannot tell a hit from a miss.
+    """
+    now = now or utcnow()
+    address = _throttle_address(visitor.address) if visitor else None
+    miss_keys = [f"share-miss:{address}"] if address else []
+    throttle.check_keys(miss_keys, now, what="link")
+    share = None
+    if token and len(token) <= 64 and token.isascii():
+        share = db.session.scalar(
+            select(ShareLink).where(ShareLink.token_hash == security.hash_token(token))
+        )
+    if share is None:
+        throttle.record_keys(miss_keys, now)
+        raise NotFound("There is no such link. Check that you copied all of it.")
+    state = status(share, now)
+    if state != "active":
+        if visitor is not None:
+            log_access(share, "gone", visitor, now=now)
+        if state == "exhausted" and share.is_upload:
+            state = "exhausted-upload"
+        raise Gone(GONE_MESSAGES[state])
+    return share
+
+
+def unlock_stamp(share: ShareLink) -> str:
+    """Return a fingerprint of the link's password, kept by a visitor who unlocked it.
+
+    A new password makes old unlocks stale. The argon2 hash is salted, so this
+    short digest of it tells nothing about the password.
+    """
+    return hashlib.sha256((share.password_hash or "").encode()).hexdigest()[:16]
+
+
+def _password_keys(share: ShareLink, client_address: str | None) -> list[str]:
+    keys = [f"share:{share.id}"]
+    address = _throttle_address(client_address)
+    if address:
+        keys.append(f"share-address:{address}")
+    return keys
+
+
+def check_password(
+    share: ShareLink, password: str, client_address: str | None, now=None
+) -> None:
+    """Accept the link's password or raise; failures are throttled like sign-ins."""
+    now = now or utcnow()
+    keys = _password_keys(share, client_address)
+    throttle.check_keys(keys, now, what="password")
+    if share.password_hash and security.verify_password(
+        share.password_hash, password or ""
+    ):
+        return
+    throttle.record_keys(keys, now)
+    raise AuthenticationFailed("That password is not right.")
+
+
+def unlock(
+    share: ShareLink, password: str, visitor: Visitor, now: datetime | None = None
+) -> str:
+    """Check the password and log the attempt; return the stamp to remember.
+
+    Raises AuthenticationFailed, or TooManyAttempts while the link or the
+    address is locked out.
+    """
+    now = now or utcnow()
+    try:
+        check_password(share, password, visitor.address, now)
+    except TooManyAttempts:
+        log_access(share, "throttled", visitor, now=now)
+        raise
+    except AuthenticationFailed:
+        log_access(share, "wrong_password", visitor, now=now)
+        raise
+    log_access(share, "unlock", visitor, now=now)
+    return unlock_stamp(share)
+
+
+def shared_node(share: ShareLink, node_id: str | None) -> Node:
+    """Return a live node inside the shared item (the item itself for None).
+
+    Anything outside the shared subtree is NotFound, whatever its id.
+    """
+    if not node_id or node_id == share.node_id:
+        return share.node
+    node = db.session.get(Node, node_id) if is_object_id(node_id) else None
+    if node is None or node.owner_id != share.owner_id or node.trashed_at:
+        raise NotFound("Not found.")
+    if not any(folder.id == share.node_id for folder in tree.ancestors(node)):
+        raise NotFound("Not found.")
+    return node
+
+
+def shared_file(share: ShareLink, file_id: str | None) -> Node:
+    """Return a file inside the shared item; NotFound for folders and outsiders."""
+    node = shared_node(share, file_id)
+    if node.is_folder:
+        raise NotFound("Not found.")
+    return node
+
+
+def shared_folder(share: ShareLink, folder_id: str | None) -> Node:
+    """Return a folder inside the shared item; NotFound for files and outsiders."""
+    node = shared_node(share, folder_id)
+    if not node.is_folder:
+        raise NotFound("Not found.")
+    return node
+
+
+def crumbs(share: ShareLink, folder: Node) -> list[Node]:
+    """Return the folders from the shared one down to `folder`, never above it."""
+    chain = tree.ancestors(folder)
+    top = next(i for i, node in enumerate(chain) if node.id == share.node_id)
+    return chain[top:]
+
+
+def zip_entries(share: ShareLink, folder: Node) -> tuple[str, list[Entry]]:
+    """Return the name and the entries of a zip of a folder inside the link."""
+    nodes, entries = archives.entries_for(share.owner, [folder.id])
+    return archives.archive_name(share.owner, nodes, None), entries
+
+
+def claim_download(share: ShareLink, now: datetime | None = None) -> None:
+    """Count one download, or raise Gone if the link is used up or turned off.
+
+    One conditional UPDATE, so that with a limit of N, parallel downloads get
+    exactly N successes on every database.
+    """
+    now = now or utcnow()
+    claimed = db.session.execute(
+        update(ShareLink)
+        .where(
+            ShareLink.id == share.id,
+            ShareLink.revoked_at.is_(None),
+            ShareLink.expires_at > now,
+            or_(
+                ShareLink.max_downloads.is_(None),
+                ShareLink.download_count < ShareLink.max_downloads,
+            ),
+        )
+        .values(download_count=ShareLink.download_count + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if not claimed:
+        raise Gone(GONE_MESSAGES["exhausted"])
+
+
+def release_download(share_id: str) -> None:
+    """Give back a download that did not complete."""
+    db.session.execute(
+        update(ShareLink)
+        .where(ShareLink.id == share_id, ShareLink.download_count > 0)
+        .values(download_count=ShareLink.download_count - 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def start_download(
+    share: ShareLink, visitor: Visitor, outcome: str, detail: str | None
+) -> None:
+    """Count a download of the whole content and log it; Gone when used up."""
+    claim_download(share)
+    log_access(share, outcome, visitor, detail)
+
+
+def stop_download(share_id: str, visitor: Visitor, detail: str | None) -> None:
+    """Give back a download that stopped early, and log that it did."""
+    release_download(share_id)
+    share = db.session.get(ShareLink, share_id)
+    if share is not None:
+        log_access(share, "incomplete", visitor, detail)
+
+
+def blurred_address(address: str | None) -> str:
+    """Return the /24 (IPv4) or /48 (IPv6) network of an address, for the log."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return ""
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def log_access(
+    share: ShareLink,
+    outcome: str,
+    visitor: Visitor | None = None,
+    detail: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Write one line of the link's access log, with a blurred address."""
+    visitor = visitor or Visitor(None)
+    db.session.add(
+        ShareAccess(
+            share_id=share.id,
+            at=now or utcnow(),
+            outcome=outcome,
+            address=blurred_address(visitor.address),
+            user_agent=(visitor.user_agent or "")[:255],
+            detail=(detail or None) and detail[:255],
+        )
+    )
+    db.session.commit()

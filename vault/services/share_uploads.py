@@ -1,0 +1,197 @@
+"""Upload-only links ("file requests"): receiving strangers' files, within limits."""
+
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import or_, update
+
+from vault.errors import BadRequest, Gone, QuotaExceeded, UploadTooLarge
+from vault.extensions import db
+from vault.models import ShareLink, utcnow
+from vault.services import files
+from vault.services.share_access import GONE_MESSAGES, Visitor, log_access
+from vault.services.uploads import DiscardingWriter, UploadReceiver
+from vault.storage import BlobWriter
+from vault.text import has_control_characters
+from vault.units import format_size
+
+NO_ROOM = "There is not enough free space in the owner’s storage for this upload."
+
+
+class TooManyFiles(BadRequest):
+    code = "too_many_files"
+
+
+class _CappedWriter:
+    """A storage writer that stops taking bytes past the link's limits.
+
+    The stream goes on (the client keeps sending), but nothing more reaches
+    the disk, and the refusal is remembered for `receive_uploads`.
+    """
+
+    def __init__(self, writer: BlobWriter, receiver: "LinkUploadReceiver"):
+        self._writer, self._receiver = writer, receiver
+        self.refusal: str | None = None
+
+    key = property(lambda self: self._writer.key)
+    size = property(lambda self: self._writer.size)
+    head = property(lambda self: self._writer.head)
+    sha256 = property(lambda self: self._writer.sha256)
+
+    def write(self, data: bytes) -> int:
+        if self.refusal is None:
+            self.refusal = self._receiver.admit(self._writer.size, len(data))
+            if self.refusal is None:
+                self._writer.write(data)
+            else:
+                self._writer.discard()
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._writer.seek(offset, whence)
+
+    def commit(self) -> None:
+        if self.refusal is not None:
+            raise UploadTooLarge()
+        self._writer.commit()
+
+    def discard(self) -> None:
+        self._writer.discard()
+
+    close = discard
+
+
+class LinkUploadReceiver(UploadReceiver):
+    """Receive an upload link's files into the owner's storage, within limits.
+
+    A file over the link's size limit, or bytes beyond the owner's free space,
+    stop being written the moment they pass it: a stranger with the link
+    cannot fill the disk with bytes we would refuse anyway.
+    """
+
+    def __init__(self, share: ShareLink):
+        super().__init__(share.owner)
+        owner = share.owner
+        self._max_file = share.max_file_size
+        self._room = (
+            None
+            if owner.quota_bytes is None
+            else max(0, owner.quota_bytes - owner.used_bytes)
+        )
+        self._received = 0
+
+    def __call__(self, *, filename: str | None = None, **part_info):
+        writer = super().__call__(filename=filename, **part_info)
+        if isinstance(writer, DiscardingWriter):
+            return writer
+        return _CappedWriter(writer, self)
+
+    def admit(self, written: int, more: int) -> str | None:
+        """Say why `more` bytes after `written` cannot be taken, or None."""
+        if self._max_file is not None and written + more > self._max_file:
+            return "too_large"
+        if self._room is not None and self._received + more > self._room:
+            return "no_room"
+        self._received += more
+        return None
+
+
+def upload_size_limit(share: ShareLink) -> int | None:
+    """Return the largest file the link accepts: its own limit or the server's."""
+    limits = [share.max_file_size, current_app.config["MAX_UPLOAD_BYTES"]]
+    return min((limit for limit in limits if limit), default=None)
+
+
+def files_left(share: ShareLink) -> int | None:
+    """Return how many more files an upload link takes (None: no limit)."""
+    if share.max_files is None:
+        return None
+    return max(0, share.max_files - share.upload_count)
+
+
+def receive_uploads(
+    share: ShareLink,
+    uploads: list[tuple[str, BlobWriter]],
+    visitor: Visitor,
+    sender: str = "",
+    now: datetime | None = None,
+) -> list[str]:
+    """Store files sent through an upload link in its folder, all or none.
+
+    They count against the owner's quota. Return the names as sent: the names
+    they got (renamed around existing files) would tell a visitor what the
+    folder holds. Raises UploadTooLarge, TooManyFiles, QuotaExceeded and the
+    errors of `files.store_uploads`.
+    """
+    now = now or utcnow()
+    for name, writer in uploads:
+        _check_received(share, name, writer)
+    _reserve_files(share, len(uploads), now)
+    try:
+        stored = files.store_uploads(
+            share.owner, uploads, folder=share.node, on_conflict="rename", now=now
+        )
+    except QuotaExceeded as error:
+        _release_files(share.id, len(uploads))
+        raise QuotaExceeded(NO_ROOM) from error
+    except BaseException:
+        _release_files(share.id, len(uploads))
+        raise
+    sender = _clean_sender(sender)
+    for file in stored:
+        detail = f"{file.name} (from {sender})" if sender else file.name
+        log_access(share, "upload", visitor, detail, now=now)
+    return [name for name, _ in uploads]
+
+
+def _clean_sender(sender: str) -> str:
+    # Whatever a stranger typed: one line, no control characters (PostgreSQL
+    # refuses NUL), short enough for the log.
+    printable = "".join(char for char in sender if not has_control_characters(char))
+    return " ".join(printable.split())[:100]
+
+
+def _check_received(share: ShareLink, name: str, writer) -> None:
+    refusal = getattr(writer, "refusal", None)
+    if refusal == "too_large":
+        limit = format_size(share.max_file_size)
+        raise UploadTooLarge(f"“{name}” is larger than the {limit} this link accepts.")
+    if refusal == "no_room":
+        raise QuotaExceeded(NO_ROOM)
+
+
+def _reserve_files(share: ShareLink, count: int, now: datetime) -> None:
+    # One conditional UPDATE, like claim_download: parallel uploads cannot
+    # together pass the link's number of files.
+    reserved = db.session.execute(
+        update(ShareLink)
+        .where(
+            ShareLink.id == share.id,
+            ShareLink.revoked_at.is_(None),
+            ShareLink.expires_at > now,
+            or_(
+                ShareLink.max_files.is_(None),
+                ShareLink.upload_count + count <= ShareLink.max_files,
+            ),
+        )
+        .values(upload_count=ShareLink.upload_count + count)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if reserved:
+        return
+    left = files_left(share)
+    if not left:
+        raise Gone(GONE_MESSAGES["exhausted-upload"])
+    more = "1 more file" if left == 1 else f"{left} more files"
+    raise TooManyFiles(f"This link accepts only {more}. Send fewer at once.")
+
+
+def _release_files(share_id: str, count: int) -> None:
+    db.session.execute(
+        update(ShareLink)
+        .where(ShareLink.id == share_id, ShareLink.upload_count >= count)
+        .values(upload_count=ShareLink.upload_count - count)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()

@@ -1,0 +1,3 @@
+from vault.shares.views import bp
+
+__all__ = ["bp"]
