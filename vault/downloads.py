@@ -61,6 +61,13 @@ def send_stored_file(
     return send_blob(blob, inline=preview_type is not None, counter=counter)
 
 
+def send_thumbnail(file: Node, key: str) -> Response:
+    """Answer with a file's thumbnail (a WebP made by services/thumbnails.py)."""
+    size = get_storage().size(key)
+    blob = Blob(key, size, key, file.created_at, f"{file.name}.webp", "image/webp")
+    return send_blob(blob, inline=True)
+
+
 def send_blob(
     blob: Blob, *, inline: bool = False, counter: DownloadCounter | None = None
 ) -> Response:

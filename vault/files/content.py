@@ -3,10 +3,9 @@
 from flask import render_template
 from flask_login import current_user, login_required
 
-from vault.downloads import Blob, send_blob, send_stored_file
+from vault.downloads import send_stored_file, send_thumbnail
 from vault.files.blueprint import bp
 from vault.services import files, filetypes, thumbnails, tree
-from vault.storage import get_storage
 
 
 @bp.get("/files/<file_id>/download")
@@ -37,13 +36,4 @@ def preview(file_id):
 @login_required
 def thumbnail(file_id):
     file = files.get_file(current_user, file_id)
-    key = thumbnails.thumbnail_key(current_user, file)
-    blob = Blob(
-        key,
-        get_storage().size(key),
-        key,
-        file.created_at,
-        f"{file.name}.webp",
-        "image/webp",
-    )
-    return send_blob(blob, inline=True)
+    return send_thumbnail(file, thumbnails.thumbnail_key(current_user, file))

@@ -2,12 +2,11 @@
 
 from flask import current_app
 
-from vault.downloads import Blob, DownloadCounter, send_blob, send_stored_file, send_zip
+from vault.downloads import DownloadCounter, send_stored_file, send_thumbnail, send_zip
 from vault.errors import NotFound
 from vault.models import ShareLink
 from vault.public.blueprint import bp, open_link, visitor
 from vault.services import filetypes, share_access, thumbnails
-from vault.storage import get_storage
 
 
 class LinkDownload(DownloadCounter):
@@ -64,16 +63,7 @@ def view(token, file_id):
 def thumbnail(token, file_id):
     share = open_link(token)
     file = share_access.shared_file(share, file_id)
-    key = thumbnails.thumbnail_key(share.owner, file)
-    blob = Blob(
-        key,
-        get_storage().size(key),
-        key,
-        file.created_at,
-        f"{file.name}.webp",
-        "image/webp",
-    )
-    return send_blob(blob, inline=True)
+    return send_thumbnail(file, thumbnails.thumbnail_key(share.owner, file))
 
 
 @bp.get("/<token>/zip")
