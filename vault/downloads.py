@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 from urllib.parse import quote
 
 from flask import Response, request
@@ -31,16 +32,14 @@ def content_disposition(kind: str, name: str) -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-class DownloadCounter:
-    """Counts a download for a limited share link; see `send_blob`."""
+class DownloadCounter(Protocol):
+    """Counts a download for a share link; see `send_blob`."""
 
     def claim(self) -> None:
         """Count one download, or raise (the link is used up)."""
-        raise NotImplementedError
 
     def release(self) -> None:
         """Give the download back: the transfer did not complete."""
-        raise NotImplementedError
 
 
 def send_stored_file(

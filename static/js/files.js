@@ -5,11 +5,10 @@
 (function () {
   "use strict";
 
-  document.documentElement.classList.add("js");
-
   const manager = document.querySelector(".file-manager");
   if (!manager) return;
 
+  const closeMenus = window.vaultMenus.close; // static/js/menus.js
   const MAX_PARALLEL = 3;
   const FLASH_KEY = "vault.flash";
   const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content || "";
@@ -825,33 +824,6 @@
       for (const box of boxes) box.checked = true;
       updateSelection();
     }
-  });
-
-  /* ---------- Row menus ---------- */
-
-  function closeMenus(except) {
-    let closed = false;
-    for (const menu of document.querySelectorAll("details.row-menu[open]")) {
-      if (menu === except) continue;
-      menu.open = false;
-      closed = true;
-    }
-    return closed;
-  }
-
-  document.addEventListener("toggle", (event) => {
-    const menu = event.target;
-    if (!(menu instanceof HTMLDetailsElement) || !menu.classList.contains("row-menu") || !menu.open) return;
-    closeMenus(menu);
-    // Open upwards when there is no room below.
-    menu.classList.remove("up");
-    const list = menu.querySelector(".menu");
-    const below = window.innerHeight - menu.getBoundingClientRect().bottom;
-    if (list && below < list.offsetHeight + 12) menu.classList.add("up");
-  }, true);
-
-  document.addEventListener("click", (event) => {
-    if (!event.target.closest("details.row-menu")) closeMenus();
   });
 
   /* ---------- Drag and drop: moving rows, dropping files ---------- */

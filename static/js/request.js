@@ -4,8 +4,6 @@
 (function () {
   "use strict";
 
-  document.documentElement.classList.add("js");
-
   const page = document.querySelector(".send-files");
   if (!page) return;
 

@@ -5,8 +5,6 @@
 (function () {
   "use strict";
 
-  document.documentElement.classList.add("js");
-
   /* ---------- Copy a link ---------- */
 
   function copyText(text) {
@@ -177,29 +175,9 @@
     alert.textContent = message;
   }
 
-  /* ---------- Row menus on "My shares" (files.js runs them on folder pages) ---------- */
+  /* ---------- Row menus on "My shares" (files.js has its own keys) ---------- */
 
   if (document.querySelector(".file-manager")) return;
-
-  function closeMenus(except) {
-    for (const menu of document.querySelectorAll("details.row-menu[open]")) {
-      if (menu !== except) menu.open = false;
-    }
-  }
-
-  document.addEventListener("toggle", (event) => {
-    const menu = event.target;
-    if (!(menu instanceof HTMLDetailsElement) || !menu.classList.contains("row-menu") || !menu.open) return;
-    closeMenus(menu);
-    menu.classList.remove("up");
-    const list = menu.querySelector(".menu");
-    const below = window.innerHeight - menu.getBoundingClientRect().bottom;
-    if (list && below < list.offsetHeight + 12) menu.classList.add("up");
-  }, true);
-
-  document.addEventListener("click", (event) => {
-    if (!event.target.closest("details.row-menu")) closeMenus();
-  });
 
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;

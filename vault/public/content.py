@@ -2,14 +2,14 @@
 
 from flask import current_app
 
-from vault.downloads import DownloadCounter, send_stored_file, send_thumbnail, send_zip
+from vault.downloads import send_stored_file, send_thumbnail, send_zip
 from vault.errors import NotFound
 from vault.models import ShareLink
 from vault.public.blueprint import bp, open_link, visitor
 from vault.services import filetypes, share_access, thumbnails
 
 
-class LinkDownload(DownloadCounter):
+class LinkDownload:
     """Count a visitor's download against the link, and log it."""
 
     def __init__(self, share: ShareLink, outcome: str, detail: str):
