@@ -23,9 +23,14 @@ test: $(STAMP)
 screenshots: $(STAMP)
 	VAULT_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser
 
-bench: $(STAMP)
-	$(BIN)/python bench/transfer.py
-	$(BIN)/python bench/listing.py
+# The bench extra (copyparty); nginx and wrk come from Debian (apt-get install nginx wrk).
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

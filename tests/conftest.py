@@ -1,10 +1,14 @@
 import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from tests import factories
+from tests.servers import free_port, wait_until_answering
 from vault import create_app
 from vault.extensions import db
 from vault.models import User
@@ -12,6 +16,7 @@ from vault.models import User
 # CI runs the suite a second time against PostgreSQL through this variable.
 TEST_DATABASE_URL = os.environ.get("VAULT_TEST_DATABASE_URL")
 PASSWORD = "correct horse battery"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -160,3 +165,34 @@ def as_alice(alice, auth):
     """Alice, signed in on `client`."""
     auth.login()
     return alice
+
+
+@pytest.fixture
+def gunicorn(app, tmp_path):
+    """Serve the test database and storage from three gunicorn worker processes."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "VAULT_BIND": f"127.0.0.1:{port}",
+        "VAULT_WORKERS": "3",
+        "VAULT_THREADS": "4",
+        "VAULT_DATABASE_URL": app.config["DATABASE_URL"],
+        "VAULT_STORAGE_DIR": app.config["STORAGE_DIR"],
+        "VAULT_SECRET_KEY": app.config["SECRET_KEY"],
+        "VAULT_MAX_UPLOAD_BYTES": str(app.config["MAX_UPLOAD_BYTES"]),
+    }
+    log = (tmp_path / "gunicorn.log").open("w")
+    server = subprocess.Popen(  # noqa: S603 (our own server, fixed arguments)
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until_answering(port, server, tmp_path / "gunicorn.log")
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()

@@ -4,7 +4,7 @@ import html
 import re
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import csrf_token_from
 from vault.extensions import db
@@ -24,6 +24,15 @@ def live_nodes(app) -> list[Node]:
 def node(app, node_id: str) -> Node | None:
     with app.app_context():
         return db.session.get(Node, node_id)
+
+
+def set_quota(app, user, quota: int | None) -> None:
+    """Give a user a quota straight in the database (None is unlimited)."""
+    with app.app_context():
+        db.session.execute(
+            update(User).where(User.id == user.id).values(quota_bytes=quota)
+        )
+        db.session.commit()
 
 
 def used_bytes(app, user) -> int:

@@ -325,6 +325,9 @@ def test_me_describes_the_caller(client, alice, bob, api_headers):
         "is_admin": False,
         "used_bytes": 0,
         "quota_bytes": None,
+        "free_bytes": None,
+        "reserved_bytes": 0,
+        "trash_bytes": 0,
     }
 
 

@@ -4,12 +4,11 @@ import io
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from tests.conftest import csrf_token_from
-from tests.helpers import blobs, live_nodes, used_bytes
+from tests.helpers import blobs, live_nodes, set_quota, used_bytes
 from tests.test_shares_public import (
     assert_share_headers,
     change_link,
@@ -18,8 +17,7 @@ from tests.test_shares_public import (
     make_link,
     unlock,
 )
-from vault.extensions import db
-from vault.models import User, utcnow
+from vault.models import utcnow
 from vault.storage import local
 
 JSON = {"Accept": "application/json"}
@@ -195,11 +193,7 @@ def test_the_last_places_go_to_whoever_sends_first(app, client, alice, inbox):
 
 def test_uploads_count_against_the_owners_quota(app, client, make_user, make_folder):
     owner = make_user("carol@example.com")
-    with app.app_context():
-        db.session.execute(
-            update(User).where(User.id == owner.id).values(quota_bytes=10)
-        )
-        db.session.commit()
+    set_quota(app, owner, 10)
     folder = make_folder(owner, "Inbox")
     link = make_link(app, owner, folder, kind="upload")
 

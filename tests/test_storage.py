@@ -70,3 +70,181 @@ def test_read_range_reads_only_the_range(storage):
 def test_missing_blob_fails_before_streaming(storage):
     with pytest.raises(FileNotFoundError):
         storage.read_range(NAMESPACE + "/" + "b" * 32, 0, 1)
+
+
+def committed_blob(storage, content=b"blob bytes", namespace=NAMESPACE) -> str:
+    writer = storage.new_writer(namespace)
+    writer.write(content)
+    writer.commit()
+    return writer.key
+
+
+def test_sha256_of_a_blob_is_what_the_writer_computed(storage):
+    writer = storage.new_writer(NAMESPACE)
+    writer.write(os.urandom(3 * 1024 * 1024 + 7))  # several 1 MiB reads
+    writer.commit()
+
+    assert storage.sha256(writer.key) == writer.sha256
+
+
+def test_delete_namespace_removes_everything_in_it(storage):
+    key = committed_blob(storage)
+    other = committed_blob(storage, namespace="b" * 32)
+    unfinished = storage.new_writer(NAMESPACE)
+    unfinished.write(b"partial")
+
+    storage.delete_namespace(NAMESPACE)
+    unfinished.discard()
+
+    assert not os.path.exists(os.path.join(storage.root, NAMESPACE))
+    assert not storage.exists(key)
+    assert storage.exists(other)
+
+
+def test_delete_namespace_is_harmless_when_nothing_is_stored(storage):
+    storage.delete_namespace(NAMESPACE)
+
+    assert not os.path.exists(storage.root)
+
+
+@pytest.mark.parametrize(
+    "namespace", ["", ".", "..", "../" + "a" * 32, "A" * 32, "lost+found", "/etc"]
+)
+def test_delete_namespace_refuses_what_is_not_a_namespace(storage, namespace):
+    committed_blob(storage)
+
+    with pytest.raises(ValueError, match="invalid storage key"):
+        storage.delete_namespace(namespace)
+
+    assert os.listdir(storage.root) == [NAMESPACE]
+
+
+def scanned(storage) -> set[tuple]:
+    return {
+        (entry.kind, entry.namespace, entry.name, entry.size)
+        for entry in storage.scan()
+    }
+
+
+def test_scan_finds_namespaces_blobs_partials_and_strays(storage):
+    key = committed_blob(storage, b"12345")
+    unfinished = storage.new_writer(NAMESPACE)
+    unfinished.write(b"abc")
+    directory = os.path.join(storage.root, NAMESPACE)
+    [partial] = [name for name in os.listdir(directory) if name.startswith(".")]
+    with open(os.path.join(directory, "notes.txt"), "wb") as stray:
+        stray.write(b"not ours")
+    os.mkdir(os.path.join(directory, "photos"))
+    with open(os.path.join(storage.root, "README"), "wb") as stray:
+        stray.write(b"hi")
+    os.utime(os.path.join(directory, partial), (1_000_000_000, 1_000_000_000))
+
+    entries = {entry.name: entry for entry in storage.scan()}
+    unfinished.discard()
+
+    assert scanned_kinds(entries) == {
+        None: ("namespace", NAMESPACE),
+        key.split("/")[1]: ("blob", NAMESPACE),
+        partial: ("partial", NAMESPACE),
+        "notes.txt": ("stray", NAMESPACE),
+        "photos": ("stray", NAMESPACE),
+        "README": ("stray", None),
+    }
+    assert entries[key.split("/")[1]].size == 5
+    assert entries[key.split("/")[1]].key == key
+    assert entries[partial].size == 0  # still in the writer's buffer
+    assert entries[partial].modified_at.year == 2001
+    assert entries["notes.txt"].size == 8
+    assert entries["photos"].is_dir
+    assert entries["README"].path == "README"
+
+
+def scanned_kinds(entries) -> dict:
+    return {name: (entry.kind, entry.namespace) for name, entry in entries.items()}
+
+
+def test_scan_of_a_store_never_written_finds_nothing(storage):
+    assert list(storage.scan()) == []
+
+
+def test_move_to_lost_found_keeps_the_bytes_and_the_name(storage):
+    key = committed_blob(storage, b"keep me")
+    name = key.split("/")[1]
+
+    target = storage.move_to_lost_found(NAMESPACE, name)
+
+    lost_found = os.path.join(storage.root, NAMESPACE, "lost+found")
+    assert target == os.path.join(lost_found, name)
+    assert not storage.exists(key)
+    with open(target, "rb") as moved:
+        assert moved.read() == b"keep me"
+    assert stat.S_IMODE(os.stat(lost_found).st_mode) == 0o700
+    assert scanned(storage) == {("namespace", NAMESPACE, None, 0)}
+    assert storage.lost_found_usage() == (1, 7)
+
+
+def test_move_to_lost_found_never_replaces_what_is_there(storage):
+    directory = os.path.join(storage.root, NAMESPACE)
+    os.makedirs(directory)
+    for content in (b"first", b"second", b"third"):
+        with open(os.path.join(directory, "notes.txt"), "wb") as stray:
+            stray.write(content)
+        storage.move_to_lost_found(NAMESPACE, "notes.txt")
+
+    lost_found = os.path.join(directory, "lost+found")
+    kept = {}
+    for name in os.listdir(lost_found):
+        with open(os.path.join(lost_found, name), "rb") as moved:
+            kept[name] = moved.read()
+    assert kept == {
+        "notes.txt": b"first",
+        "notes.txt.1": b"second",
+        "notes.txt.2": b"third",
+    }
+
+
+def test_move_to_lost_found_takes_a_whole_namespace_aside(storage):
+    key = committed_blob(storage, b"orphan")
+    with open(os.path.join(storage.root, "README"), "wb") as stray:
+        stray.write(b"hi")
+
+    namespace_target = storage.move_to_lost_found(NAMESPACE)
+    stray_target = storage.move_to_lost_found(None, "README")
+
+    lost_found = os.path.join(storage.root, "lost+found")
+    assert namespace_target == os.path.join(lost_found, NAMESPACE)
+    assert stray_target == os.path.join(lost_found, "README")
+    with open(os.path.join(lost_found, key), "rb") as moved:
+        assert moved.read() == b"orphan"
+    assert list(storage.scan()) == []
+    assert storage.lost_found_usage() == (2, 8)
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name"),
+    [
+        (None, None),
+        ("../" + "a" * 32, None),
+        (NAMESPACE, ".."),
+        (NAMESPACE, "../" + "b" * 32),
+        (NAMESPACE, "lost+found"),
+        (None, "lost+found"),
+        (None, ""),
+    ],
+)
+def test_move_to_lost_found_refuses_what_it_did_not_find(storage, namespace, name):
+    committed_blob(storage)
+
+    with pytest.raises(ValueError):
+        storage.move_to_lost_found(namespace, name)
+
+    assert scanned(storage) != set()
+    assert storage.lost_found_usage() == (0, 0)
+
+
+def test_move_to_lost_found_of_something_gone_fails(storage):
+    committed_blob(storage)
+
+    with pytest.raises(FileNotFoundError):
+        storage.move_to_lost_found(NAMESPACE, "c" * 32)
+    assert not os.path.exists(os.path.join(storage.root, NAMESPACE, "lost+found"))

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from vault.extensions import db
 from vault.models import Node, User
-from vault.storage import local
+from vault.storage import local, writers
 
 BOUNDARY = "vaultboundary1234"
 PATTERN = bytes(range(256)) * 256  # 64 KiB
@@ -181,7 +181,7 @@ class FillingDisk:
 def test_disk_full_removes_partial_bytes(app, client, alice, api_headers, monkeypatch):
     headers = api_headers(alice)
     monkeypatch.setattr(
-        local, "open", lambda *a, **k: FillingDisk(open(*a, **k)), raising=False
+        writers, "open", lambda *a, **k: FillingDisk(open(*a, **k)), raising=False
     )
     response = post_body(client, headers, MultipartBody("a.zip", 4 * 1024 * 1024))
     assert response.status_code == 507

@@ -51,6 +51,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     storage.init_app(app)
     views.init_app(app)
 
+    from vault import downloads
+
+    downloads.init_app(app)
+
+    from vault.admin import bp as admin_bp
     from vault.api import bp as api_bp
     from vault.auth import bp as auth_bp
     from vault.files import bp as files_bp
@@ -64,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(shares_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(admin_bp)
 
     from vault import cli
 

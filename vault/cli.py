@@ -1,13 +1,18 @@
-"""Operators' commands: `flask --app vault users ...`."""
+"""Operators' commands: `flask --app vault users ...`, `purge-trash`, `cleanup`.
+
+They follow the same rules as the admin pages (services/admin.py), acting as
+the command line in the audit log.
+"""
 
 import sys
+from collections.abc import Callable
 
 import click
 from flask.cli import AppGroup, with_appcontext
 
 from vault.errors import VaultError
-from vault.services import accounts, trash
-from vault.units import format_size
+from vault.services import admin, quotas, resumable, trash
+from vault.units import format_size, parse_size
 
 users_cli = AppGroup("users", help="Manage accounts.")
 
@@ -15,6 +20,10 @@ users_cli = AppGroup("users", help="Manage accounts.")
 def init_app(app) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(purge_trash)
+    app.cli.add_command(cleanup)
+    from vault.cli_fsck import fsck
+
+    app.cli.add_command(fsck)
 
 
 @click.command("purge-trash")
@@ -25,31 +34,151 @@ def purge_trash() -> None:
     click.echo(f"Deleted {count} item{'s' if count != 1 else ''} for good.")
 
 
+@click.command("cleanup")
+@with_appcontext
+def cleanup() -> None:
+    """Remove expired resumable uploads and release quota nobody renewed."""
+    count, received = resumable.remove_expired()
+    released = quotas.release_expired()
+    click.echo(
+        f"Removed {count} expired upload{'s' if count != 1 else ''} "
+        f"({format_size(received)} received)."
+    )
+    click.echo(
+        f"Released {released} expired reservation{'s' if released != 1 else ''}."
+    )
+
+
+def _run(action: Callable, *args, **options):
+    """Call a service; its error becomes the command's message and exit status."""
+    try:
+        return action(*args, **options)
+    except VaultError as error:
+        raise click.ClickException(error.message) from error
+
+
+def _parse_quota(text: str | None):
+    if text is None:
+        return admin.DEFAULT
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise click.BadParameter(
+            'give a size such as "10 GB" or "500 MiB", or "unlimited"'
+        ) from error
+
+
 @users_cli.command("create")
 @click.argument("email")
-@click.option("--admin", is_flag=True, help="Make the account an administrator.")
+@click.option("--admin", "is_admin", is_flag=True, help="Make it an administrator.")
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from standard input."
 )
-def create_user(email: str, admin: bool, password_stdin: bool) -> None:
+@click.option(
+    "--quota", help='For example "10 GB" or "unlimited"; default VAULT_DEFAULT_QUOTA.'
+)
+def create_user(
+    email: str, is_admin: bool, password_stdin: bool, quota: str | None
+) -> None:
     """Create an account."""
+    quota_bytes = _parse_quota(quota)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        user = accounts.create_user(email, password, is_admin=admin)
-    except VaultError as error:
-        raise click.ClickException(error.message) from error
+    user = _run(
+        admin.create_user,
+        None,
+        email,
+        password,
+        is_admin=is_admin,
+        quota_bytes=quota_bytes,
+    )
     role = "administrator" if user.is_admin else "user"
     click.echo(f"Created {role} {user.email} ({user.id}).")
 
 
 @users_cli.command("list")
-def list_users() -> None:
-    """List every account."""
-    for user in accounts.list_users():
-        role = "admin" if user.is_admin else "user"
-        status = "disabled" if user.disabled else "active"
-        usage = f"{format_size(user.used_bytes)} / {format_size(user.quota_bytes)}"
-        click.echo(f"{user.id}  {user.email:<40} {role:<5} {status:<8} {usage}")
+@click.option("--search", default="", help="Only emails containing this text.")
+@click.option(
+    "--sort",
+    type=click.Choice(admin.USER_SORTS),
+    default="email",
+    show_default=True,
+)
+def list_users(search: str, sort: str) -> None:
+    """List accounts: email, role, status, used / quota, files."""
+    page, pages = 1, 1
+    while page <= pages:
+        # Most used first when sorting by a number; emails read best A to Z.
+        result = admin.list_users(
+            search, sort, descending=sort != "email", page=page, per_page=500
+        )
+        for row in result.rows:
+            click.echo(_user_line(row))
+        page, pages = page + 1, result.pages
+
+
+def _user_line(row: admin.UserRow) -> str:
+    user = row.user
+    role = "admin" if user.is_admin else "user"
+    status = "disabled" if user.disabled else "active"
+    usage = f"{format_size(user.charged_bytes)} / {format_size(user.quota_bytes)}"
+    files = f"{row.file_count} file{'s' if row.file_count != 1 else ''}"
+    return f"{user.id}  {user.email:<40} {role:<5} {status:<8} {usage:<22} {files}"
+
+
+@users_cli.command("set-quota")
+@click.argument("email")
+@click.argument("size")
+def set_quota(email: str, size: str) -> None:
+    """Set an account's quota: SIZE such as "10 GB", "500 MiB" or "unlimited"."""
+    quota_bytes = _parse_quota(size)
+    user = _run(
+        admin.set_quota, None, _run(admin.get_user_by_email, email), quota_bytes
+    )
+    click.echo(f"The quota of {user.email} is now {format_size(user.quota_bytes)}.")
+
+
+@users_cli.command("disable")
+@click.argument("email")
+def disable(email: str) -> None:
+    """Disable an account: it is signed out everywhere, its tokens and links stop."""
+    user = _run(admin.set_disabled, None, _run(admin.get_user_by_email, email), True)
+    click.echo(f"Disabled {user.email}.")
+
+
+@users_cli.command("enable")
+@click.argument("email")
+def enable(email: str) -> None:
+    """Enable a disabled account again."""
+    user = _run(admin.set_disabled, None, _run(admin.get_user_by_email, email), False)
+    click.echo(f"Enabled {user.email}.")
+
+
+@users_cli.command("promote")
+@click.argument("email")
+def promote(email: str) -> None:
+    """Make an account an administrator."""
+    user = _run(admin.set_admin, None, _run(admin.get_user_by_email, email), True)
+    click.echo(f"{user.email} is now an administrator.")
+
+
+@users_cli.command("demote")
+@click.argument("email")
+def demote(email: str) -> None:
+    """Remove the administrator role (never from the last administrator)."""
+    user = _run(admin.set_admin, None, _run(admin.get_user_by_email, email), False)
+    click.echo(f"{user.email} is no longer an administrator.")
+
+
+@users_cli.command("reset-password")
+@click.argument("email")
+def reset_password(email: str) -> None:
+    """Print a one-time link to set a new password, valid for an hour.
+
+    Only the path is printed (/reset/...): the command line does not know the
+    address people reach this vault at, so put it in front.
+    """
+    token = _run(admin.issue_password_reset, None, _run(admin.get_user_by_email, email))
+    click.echo(f"/reset/{token}")

@@ -27,6 +27,16 @@ class DefaultConfig:
     MAX_UPLOAD_BYTES = "10 GB"  # a number of bytes or human units
     DEFAULT_QUOTA = "unlimited"  # for new accounts: "10 GB" or "unlimited"
     TRASH_DAYS = 30  # deleted items are purged after this many days
+    # Quota held for an upload lapses if no bytes arrive for this long (its
+    # client or worker died); arriving bytes keep renewing it.
+    RESERVATION_SECONDS = 15 * 60
+    # A resumable (tus) upload, and the quota it holds, lasts this long after
+    # its last bytes arrived; `flask --app vault cleanup` removes it then.
+    UPLOAD_EXPIRY_HOURS = 24
+    # The browser sends files above this size with tus, in chunks of this size:
+    # small enough to pass a proxy's 100 MB body limit.
+    RESUMABLE_THRESHOLD_BYTES = 8 * 1024 * 1024
+    RESUMABLE_CHUNK_BYTES = 8 * 1024 * 1024
     SHARE_MAX_DAYS = 90  # the longest a share link may last
 
     # Werkzeug keeps non-file form fields in memory: keep them small and few. The
@@ -44,6 +54,14 @@ class DefaultConfig:
 
     # Number of reverse proxies whose X-Forwarded-* headers are trusted.
     TRUSTED_PROXIES = 0
+    # Let the proxy in front send a file's bytes once the app has checked access.
+    # nginx: the URL prefix of an `internal` location aliased to STORAGE_DIR, e.g.
+    # "/protected/" (see docs/deploy/nginx.conf); downloads then answer with
+    # X-Accel-Redirect. Apache (mod_xsendfile) or lighttpd: SENDFILE = True answers
+    # with X-Sendfile and the blob's absolute path. Zips are made on the fly and
+    # always come from the app.
+    ACCEL_REDIRECT: str | None = None
+    SENDFILE = False
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

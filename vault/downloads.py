@@ -1,11 +1,20 @@
-"""Serving stored bytes: Range, conditional requests and safe headers, in one place."""
+"""Serving stored bytes: Range, conditional requests and safe headers, in one place.
 
+Behind a proxy that can send files itself (nginx's X-Accel-Redirect, Apache's or
+lighttpd's X-Sendfile), the app still checks access and writes every header, and
+hands the sending of the bytes, Range included, to the proxy.
+"""
+
+import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import quote
 
-from flask import Response, request
+from flask import Flask, Response, current_app, request
+from werkzeug.http import parse_date
 from zipstream import ZipStream
 
 from vault.models import Node
@@ -30,6 +39,33 @@ def content_disposition(kind: str, name: str) -> str:
         char if 32 <= ord(char) < 127 and char not in '"\\' else "_" for char in name
     )
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+# A URL path of plain segments that starts and ends with "/": the X-Accel-Redirect
+# value is this prefix and the blob's path under the storage root.
+_ACCEL_PREFIX = re.compile(r"/(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*/)*")
+
+
+def check_offload_config(config: Mapping) -> None:
+    """Refuse proxy offload settings that cannot work; raises ValueError."""
+    prefix, sendfile = config["ACCEL_REDIRECT"], config["SENDFILE"]
+    if prefix and not (isinstance(prefix, str) and _ACCEL_PREFIX.fullmatch(prefix)):
+        raise ValueError(
+            "VAULT_ACCEL_REDIRECT must be a URL path that starts and ends with '/', "
+            f"like /protected/ (got {prefix!r})"
+        )
+    if sendfile not in (True, False):
+        raise ValueError(f"VAULT_SENDFILE must be true or false (got {sendfile!r})")
+    if prefix and sendfile:
+        raise ValueError(
+            "Set VAULT_ACCEL_REDIRECT (nginx) or VAULT_SENDFILE (Apache, lighttpd), "
+            "not both"
+        )
+
+
+def init_app(app: Flask) -> None:
+    """Check the proxy offload settings, so a mistake stops the app from starting."""
+    check_offload_config(app.config)
 
 
 class DownloadCounter(Protocol):
@@ -75,7 +111,8 @@ def send_blob(
     Everything is served under a sandbox CSP and nosniff, so even a mislabelled
     file stays inert. With a `counter`, a GET for the whole content counts as
     a download, given back if the transfer stops before the end; parts (a
-    resumed download, a video seek) do not count again.
+    resumed download, a video seek) do not count again. Behind a proxy that
+    sends files itself, the bytes are handed to it (see `_hand_off`).
     """
     response = Response(status=200, mimetype=None, content_type=blob.content_type)
     disposition = "inline" if inline else "attachment"
@@ -86,11 +123,17 @@ def send_blob(
     response.headers["Cache-Control"] = "private, no-cache"
     response.set_etag(blob.etag)
     response.last_modified = blob.modified.replace(tzinfo=UTC, microsecond=0)
-    response.accept_ranges = "bytes"
+    handoff = _handoff_header(blob.key)
+    if handoff is None:
+        # A proxy that sends the bytes says this itself; twice would be wrong.
+        response.accept_ranges = "bytes"
     if _not_modified(blob, response):
         response.status_code = 304
         return response
-    return _with_body(blob, response, counter)
+    span = _requested_span(blob, response)
+    if handoff is not None:
+        return _hand_off(response, handoff, span in (None, (0, blob.size)), counter)
+    return _with_body(blob, response, span, counter)
 
 
 def _protect(response: Response) -> None:
@@ -107,22 +150,93 @@ def _not_modified(blob: Blob, response: Response) -> bool:
     return since is not None and response.last_modified <= since
 
 
-def _with_body(
-    blob: Blob, response: Response, counter: DownloadCounter | None = None
+# One range in its plain form; RFC 9110 lets a server ignore anything else.
+_SINGLE_RANGE = re.compile(r"bytes= *(?:(\d+) *- *(\d*)|-(\d+)) *", re.IGNORECASE)
+
+
+def _requested_span(blob: Blob, response: Response) -> tuple[int, int] | None:
+    """Return the bytes [start, stop) a Range asks for; None for the whole blob.
+
+    An empty span means the range cannot be met (416). Several ranges, other
+    units, a malformed header or a stale If-Range get the whole blob. nginx
+    decides the same way (with `max_ranges 1`, see docs/deploy/nginx.conf)
+    when it serves the bytes for us, which keeps the download counter right.
+    """
+    match = _SINGLE_RANGE.fullmatch(request.headers.get("Range", "").strip())
+    if match is None or not _range_applies(response):
+        return None
+    first, last, suffix = match.groups()
+    if suffix is not None:
+        return max(blob.size - int(suffix), 0), blob.size
+    start = int(first)
+    if last and int(last) < start:
+        return start, start  # "bytes=5-3" cannot be met
+    return start, min(int(last) + 1 if last else blob.size, blob.size)
+
+
+def _range_applies(response: Response) -> bool:
+    # If-Range: serve a range only if the client's copy is still the current one,
+    # compared exactly (RFC 9110 13.1.5: a weak tag or another date never
+    # matches), as nginx compares it when it serves the range for us.
+    validator = request.headers.get("If-Range", "").strip()
+    if not validator:
+        return True
+    if validator.endswith('"'):
+        return validator == response.headers["ETag"]
+    return parse_date(validator) == response.last_modified
+
+
+def _handoff_header(key: str) -> tuple[str, str] | None:
+    """Return the header that hands a blob to the proxy, if one is configured."""
+    config = current_app.config
+    if not (config["ACCEL_REDIRECT"] or config["SENDFILE"]):
+        return None
+    storage = get_storage()
+    # Built from the key alone: keys are made by the server (hex parts, which the
+    # storage checks again), so this can only name a blob under the root.
+    path = storage.path(key)
+    if config["SENDFILE"]:
+        return "X-Sendfile", path
+    relative = os.path.relpath(path, storage.root)
+    return "X-Accel-Redirect", config["ACCEL_REDIRECT"] + relative
+
+
+def _hand_off(
+    response: Response,
+    header: tuple[str, str],
+    whole: bool,
+    counter: DownloadCounter | None,
 ) -> Response:
-    start, stop = 0, blob.size
-    requested = request.range if _range_applies(blob, response) else None
-    if requested is not None:
-        span = requested.range_for_length(blob.size)
-        if span is None and len(requested.ranges) == 1:
+    """Let the proxy send the bytes: an empty body with our headers and its cue.
+
+    The proxy answers Range and If-Range itself. It cannot tell us whether the
+    visitor got every byte, so a whole-file GET counts when it is handed off
+    and is never given back; an interrupted download resumes with a Range,
+    which, as without a proxy, does not count again. A Range we cannot read
+    counts as a whole download (nginx refuses some of those with 416): a
+    visitor may lose a download by sending nonsense, never get one uncounted.
+    """
+    name, value = header
+    response.headers[name] = value
+    if counter is not None and whole and request.method == "GET":
+        counter.claim()
+    return response
+
+
+def _with_body(
+    blob: Blob,
+    response: Response,
+    span: tuple[int, int] | None,
+    counter: DownloadCounter | None = None,
+) -> Response:
+    start, stop = span or (0, blob.size)
+    if span is not None:
+        if start >= stop:
             response.status_code = 416
             response.headers["Content-Range"] = f"bytes */{blob.size}"
             return response
-        if span is not None:
-            # Several ranges in one request are rare; the whole file answers them.
-            start, stop = span
-            response.status_code = 206
-            response.content_range = f"bytes {start}-{stop - 1}/{blob.size}"
+        response.status_code = 206
+        response.content_range = f"bytes {start}-{stop - 1}/{blob.size}"
     body = get_storage().read_range(blob.key, start, stop)
     whole = start == 0 and stop == blob.size
     if counter is not None and whole and request.method == "GET":
@@ -152,16 +266,6 @@ class _CountedBody:
         if not self._settled:
             self._settled = True
             self._counter.release()
-
-
-def _range_applies(blob: Blob, response: Response) -> bool:
-    # If-Range: serve a range only if the client's copy is still the current one.
-    if_range = request.if_range
-    if if_range.etag is not None:
-        return if_range.etag == blob.etag
-    if if_range.date is not None:
-        return response.last_modified <= if_range.date
-    return True
 
 
 def send_zip(

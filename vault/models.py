@@ -3,7 +3,7 @@
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vault.extensions import db
@@ -29,7 +29,10 @@ class User(db.Model):
     disabled: Mapped[bool] = mapped_column(default=False)
     # None means unlimited.
     quota_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    # Bytes of stored files, live and trashed.
     used_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Bytes held for uploads still arriving: the sum of the user's reservations.
+    reserved_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 
@@ -56,6 +59,17 @@ class User(db.Model):
 
     def get_id(self) -> str | None:
         return self.session_token
+
+    @property
+    def charged_bytes(self) -> int:
+        """Everything counted against the quota: stored and still arriving."""
+        return self.used_bytes + self.reserved_bytes
+
+    @property
+    def free_bytes(self) -> int | None:
+        if self.quota_bytes is None:
+            return None
+        return max(0, self.quota_bytes - self.charged_bytes)
 
 
 class UserSession(db.Model):
@@ -112,6 +126,14 @@ class Node(db.Model):
             postgresql_where=text("trashed_at IS NULL"),
         ),
         Index("ix_nodes_owner_created", "owner_id", "created_at", "id"),
+        # The usage bar on every page sums the trash: read only trashed rows.
+        Index(
+            "ix_nodes_owner_trashed",
+            "owner_id",
+            "trashed_at",
+            sqlite_where=text("trashed_at IS NOT NULL"),
+            postgresql_where=text("trashed_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -222,3 +244,94 @@ class LoginFailure(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(300), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Reservation(db.Model):
+    """Quota held for an upload whose bytes are still arriving.
+
+    Its size is also added to `User.reserved_bytes`, so one conditional UPDATE
+    of the user's row decides whether more may be held. A reservation that is
+    not renewed (its worker died) expires and is released by the next sweep.
+    """
+
+    __tablename__ = "reservations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PasswordReset(db.Model):
+    """A one-time link an administrator made for someone to set a new password."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # SHA-256 of the secret in the link, like API tokens.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class AuditEvent(db.Model):
+    """One administrative action or security event, kept for the audit log.
+
+    Who and what are copied as text, not linked: the record must outlive the
+    accounts and objects it names.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The acting account, or None for the command line and anonymous visitors.
+    actor_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    actor: Mapped[str] = mapped_column(String(254), default="")
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    target_type: Mapped[str | None] = mapped_column(String(20))
+    target_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    target: Mapped[str] = mapped_column(String(255), default="")
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ResumableUpload(db.Model):
+    """A tus upload whose bytes arrive over several requests.
+
+    Its bytes grow in a partial file in the owner's storage area, named after
+    the row's id; `offset` only ever counts bytes already fsynced there. The
+    quota for the whole `length` is held from creation by `reservation_id`.
+    """
+
+    __tablename__ = "resumable_uploads"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    reservation_id: Mapped[str | None] = mapped_column(String(32))
+    length: Mapped[int] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Checked and cleaned at creation, like the name of any upload.
+    filename: Mapped[str] = mapped_column(String(255))
+    folder_id: Mapped[str | None] = mapped_column(String(32))
+    on_conflict: Mapped[str] = mapped_column(String(16), default="rename")
+    # The client's Upload-Metadata pairs, base64 values as sent, echoed by HEAD.
+    # ("metadata" itself is taken on a declarative model.)
+    upload_metadata: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    # A lease held by the request writing bytes, so that two PATCHes (in any
+    # processes) never append at once; it lapses if that request dies.
+    locked_until: Mapped[datetime | None]

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from vault.errors import TooManyAttempts, VaultError
 from vault.extensions import login_manager
-from vault.services import accounts, filetypes, trash
+from vault.services import accounts, filetypes, quotas, trash
 from vault.units import format_size
 
 
@@ -34,16 +34,14 @@ def init_app(app) -> None:
     app.jinja_env.tests["previewable"] = lambda file: (
         filetypes.inline_type(file.name, file.content_type) is not None
     )
-    app.context_processor(lambda: {"user": current_user, "usage": _usage})
+    app.context_processor(
+        lambda: {
+            "user": current_user,
+            "usage": lambda: quotas.usage_of(current_user),
+            "trash_size": lambda: trash.trash_bytes(current_user),
+        }
+    )
     app.url_defaults(_version_static_urls)
-
-
-def _usage() -> dict:
-    return {
-        "used": current_user.used_bytes,
-        "quota": current_user.quota_bytes,
-        "trash": trash.trash_bytes(current_user),
-    }
 
 
 @cache

@@ -15,14 +15,22 @@
   const currentFolderId = manager.dataset.folderId || "";
   const currentFolderName = manager.dataset.folderName || "My files";
   const maxUpload = Number(manager.dataset.maxUpload) || 0;
+  const userId = manager.dataset.userId || "";
+  // Files above this size go in resumable chunks of this size, unless the page
+  // says otherwise (data-resumable-threshold, data-resumable-chunk-size).
+  const RESUMABLE_DEFAULT = 8 * 1024 * 1024;
   const dialog = document.getElementById("dialog");
   const dialogBody = dialog.querySelector(".dialog-body");
   const selectionForm = document.getElementById("selection");
 
   const api = {
     upload: manager.dataset.uploadUrl,
+    me: manager.dataset.meUrl,
     folder: (id) => manager.dataset.folderApi.replace("__id__", encodeURIComponent(id || "root")),
     file: (id) => manager.dataset.fileApi.replace("__id__", encodeURIComponent(id)),
+    folderPage: (id) => (id
+      ? manager.dataset.folderPage.replace("__id__", encodeURIComponent(id))
+      : manager.dataset.rootPage),
   };
 
   /* ---------- Small helpers ---------- */
@@ -60,6 +68,14 @@
     if (!(bytesPerSecond > 0)) return "";
     if (bytesPerSecond < 1000) return `${Math.round(bytesPerSecond)} B/s`;
     return formatSize(bytesPerSecond).replace(" bytes", " B") + "/s";
+  }
+
+  /* "12 s", "3 min", "1 h 20 min": a time left, rounded up. */
+  function formatDuration(seconds) {
+    if (seconds < 60) return `${Math.max(1, Math.ceil(seconds))} s`;
+    const minutes = Math.ceil(seconds / 60);
+    if (minutes < 60) return `${minutes} min`;
+    return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
   }
 
   function plural(count, word) {
@@ -439,16 +455,42 @@
         }
       }
     }
+    const refusal = await quotaRefusal(files, targetId);
+    if (refusal) {
+      showFlash(refusal, "error");
+      return;
+    }
     uploads.section.hidden = false;
     uploads.foot.hidden = true;
     for (const item of files) {
       let path = item.path;
       const top = path.split("/")[0];
       if (renamedFolders.has(top)) path = renamedFolders.get(top) + path.slice(top.length);
-      addTask(item.file, item.name, path, targetId, policy).elsewhere = elsewhere;
+      const task = addTask(item.file, item.name, path, targetId, policy);
+      task.elsewhere = elsewhere;
+      task.where = currentTargetLabel;
     }
     updateSummary();
     pump();
+  }
+
+  /* Say why a batch cannot fit in the free space, before a byte is sent; the
+     server decides in the end (other uploads may be on their way). */
+  async function quotaRefusal(files, targetId) {
+    const me = await apiRequest("GET", api.me);
+    if (!me.ok || me.data.quota_bytes === null) return null;
+    // A resumable upload holds its whole length on the server from its creation
+    // on (also one from before a reload): that is already out of free_bytes.
+    const waiting = uploads.tasks
+      .filter((task) => !isFinished(task) && !(task.tus && task.tus.url))
+      .reduce((sum, task) => sum + task.size - task.loaded, 0);
+    const reserved = new Set(storedResumable().map((entry) => entry.fingerprint));
+    const needed = files
+      .filter((item) => item.file && !reserved.has(fingerprintOf(item.file, targetId, item.path)))
+      .reduce((sum, item) => sum + item.file.size, 0);
+    if (needed + waiting <= me.data.free_bytes) return null;
+    return `This upload needs ${formatSize(needed)} but you have ` +
+      `${formatSize(Math.max(0, me.data.free_bytes - waiting))} free of ${formatSize(me.data.quota_bytes)}.`;
   }
 
   function addTask(file, fallbackName, path, folderId, onConflict) {
@@ -461,12 +503,16 @@
       speed: 0,
       state: "queued",
       xhr: null,
+      resumable: Boolean(file && isResumable(file, path)),
+      tus: null, // the VaultTus.Upload, once started
+      holdsSlot: false, // a resumable upload counts in uploads.active while this is true
     };
     const progress = el("progress", { max: 100, value: 0, "aria-label": `Upload progress of ${name}` });
     task.ui = {
       progress,
       percent: el("span", { className: "percent", text: "0%" }),
       speed: el("span", { className: "speed" }),
+      eta: el("span", { className: "eta" }),
       status: el("span", { className: "status", text: "Waiting" }),
       stateIcon: el("span", { className: "state-icon", "aria-hidden": "true" }),
       cancel: el("button", {
@@ -474,15 +520,25 @@
         onclick: () => cancelTask(task),
       }, icon("x")),
     };
+    if (task.resumable) {
+      task.ui.pause = el("button", {
+        type: "button", className: "pause", "aria-label": `Pause ${name}`, title: "Pause", hidden: true,
+        onclick: () => pauseTask(task),
+      }, icon("pause"));
+      task.ui.resume = el("button", {
+        type: "button", className: "resume", "aria-label": `Resume ${name}`, title: "Resume", hidden: true,
+        onclick: () => resumeTask(task),
+      }, icon("play"));
+    }
     task.row = el("li", { className: "upload-item queued" },
       task.ui.stateIcon,
       el("span", { className: "upload-name", title: path ? `${path}/${name}` : name },
         path ? el("span", { className: "dir", text: `${path}/` }) : null, name),
-      task.ui.cancel,
+      el("span", { className: "upload-buttons" }, task.ui.pause, task.ui.resume, task.ui.cancel),
       progress,
       el("span", { className: "upload-meta" },
         el("span", { className: "size", text: formatSize(task.size) }),
-        task.ui.percent, task.ui.speed, task.ui.status));
+        task.ui.percent, task.ui.speed, task.ui.eta, task.ui.status));
     uploads.tasks.push(task);
     uploads.list.append(task.row);
     if (!file) {
@@ -501,10 +557,15 @@
     task.ui.status.textContent = statusText;
     const glyph = { done: "check", failed: "alert", cancelled: "x" }[state];
     task.ui.stateIcon.replaceChildren(...(glyph ? [icon(glyph)] : []));
-    if (isFinished(task)) {
-      task.ui.cancel.hidden = true;
-      task.ui.speed.textContent = "";
+    if (task.ui.pause) {
+      task.ui.pause.hidden = state !== "uploading";
+      task.ui.resume.hidden = state !== "paused";
     }
+    if (state !== "uploading") {
+      task.ui.speed.textContent = "";
+      task.ui.eta.textContent = "";
+    }
+    if (isFinished(task)) task.ui.cancel.hidden = true;
   }
 
   function fail(task, message, label = "Refused") {
@@ -519,11 +580,18 @@
       start(uploads.queue.shift());
     }
     updateSummary();
-    if (uploads.active === 0 && uploads.queue.length === 0) finished();
+    const paused = uploads.tasks.some((task) => task.state === "paused");
+    if (uploads.active === 0 && uploads.queue.length === 0 && !paused) finished();
   }
 
   function start(task) {
     uploads.active += 1;
+    task.samples = [];
+    task.speed = 0;
+    if (task.resumable) {
+      startResumable(task);
+      return;
+    }
     setState(task, "uploading", "Uploading");
     const body = new FormData();
     body.append("folder_id", task.folderId || "");
@@ -536,7 +604,10 @@
     xhr.open("POST", api.upload);
     xhr.setRequestHeader("X-CSRFToken", csrfToken);
     xhr.setRequestHeader("Accept", "application/json");
-    xhr.upload.addEventListener("progress", (event) => progressed(task, event.loaded, event.lengthComputable ? event.total : 0));
+    xhr.upload.addEventListener("progress", (event) => {
+      // The request body is a little larger than the file: scale to the file.
+      progressed(task, event.lengthComputable && event.total ? Math.min(1, event.loaded / event.total) : 0);
+    });
     xhr.upload.addEventListener("load", () => {
       if (task.state === "uploading") setState(task, "uploading", "Finishing…");
     });
@@ -569,15 +640,15 @@
     xhr.send(body);
   }
 
-  function progressed(task, loaded, total) {
-    // The request body is a little larger than the file: scale to the file.
-    const fraction = total ? Math.min(1, loaded / total) : 0;
+  /* Speed over the last few seconds of samples; start() and a retry clear
+     them, so that bytes the server already had do not count as speed. */
+  function progressed(task, fraction) {
     task.loaded = fraction * task.size;
     const now = performance.now();
-    task.samples.push([now, loaded]);
+    task.samples.push([now, task.loaded]);
     while (task.samples.length > 2 && now - task.samples[0][0] > 3000) task.samples.shift();
     const [firstTime, firstLoaded] = task.samples[0];
-    if (now - firstTime > 250) task.speed = ((loaded - firstLoaded) * 1000) / (now - firstTime);
+    if (now - firstTime > 250) task.speed = ((task.loaded - firstLoaded) * 1000) / (now - firstTime);
     showProgress(task, fraction);
   }
 
@@ -585,7 +656,10 @@
     const percent = Math.floor(fraction * 100);
     task.ui.progress.value = percent;
     task.ui.percent.textContent = `${percent}%`;
-    task.ui.speed.textContent = task.state === "uploading" ? formatSpeed(task.speed) : "";
+    const moving = task.state === "uploading" && task.speed > 0;
+    task.ui.speed.textContent = moving ? formatSpeed(task.speed) : "";
+    const left = task.size - task.loaded;
+    task.ui.eta.textContent = moving && left > 0 ? `${formatDuration(left / task.speed)} left` : "";
     scheduleSummary();
   }
 
@@ -594,8 +668,211 @@
     const queued = uploads.queue.indexOf(task);
     if (queued >= 0) uploads.queue.splice(queued, 1);
     setState(task, "cancelled", "Cancelled");
-    if (task.xhr) task.xhr.abort();
-    else pump();
+    if (task.tus) {
+      // Termination: the server drops the partial upload and the quota it holds.
+      task.tus.abort().then(refreshResumeNotice);
+      if (!releaseSlot(task)) pump();
+    } else if (task.xhr) {
+      task.xhr.abort();
+    } else {
+      pump();
+    }
+  }
+
+  /* ---------- Resumable uploads (tus, static/js/tus.js) ---------- */
+
+  /* Read when a file is queued, so a page (or a test) can change them. */
+  function resumableSettings() {
+    return {
+      url: manager.dataset.resumableUrl || "",
+      threshold: Number(manager.dataset.resumableThreshold) || RESUMABLE_DEFAULT,
+      chunkSize: Number(manager.dataset.resumableChunkSize) || RESUMABLE_DEFAULT,
+    };
+  }
+
+  /* Big files go in chunks that resume; small ones in one request, which is
+     faster for them (one round trip instead of three). Files inside an
+     uploaded folder keep the one request too: only it carries their "path". */
+  function isResumable(file, path) {
+    const settings = resumableSettings();
+    return Boolean(window.VaultTus && window.VaultTus.isSupported && settings.url && !path &&
+      file.size > settings.threshold);
+  }
+
+  /* The same file, for the same person, to the same place: what lets a page
+     find the upload an earlier page started. */
+  function fingerprintOf(file, folderId, path) {
+    return JSON.stringify(["vault", userId, folderId || "", path || "", file.name, file.size, file.lastModified]);
+  }
+
+  function storedResumable() {
+    return window.VaultTus ? window.VaultTus.storedUploads((entry) => entry.user === userId) : [];
+  }
+
+  function startResumable(task) {
+    task.holdsSlot = true;
+    setState(task, "uploading", "Connecting…");
+    if (!task.tus) task.tus = createResumable(task);
+    task.tus.start();
+  }
+
+  function createResumable(task) {
+    const settings = resumableSettings();
+    return new window.VaultTus.Upload(task.file, {
+      endpoint: settings.url,
+      chunkSize: settings.chunkSize,
+      headers: { "X-CSRFToken": csrfToken, Accept: "application/json" },
+      metadata: {
+        filename: task.file.name,
+        folder_id: task.folderId || null,
+        on_conflict: task.onConflict,
+      },
+      fingerprint: fingerprintOf(task.file, task.folderId, task.path),
+      storeExtra: {
+        user: userId,
+        name: task.name,
+        path: task.path,
+        folderId: task.folderId || "",
+        where: task.where,
+      },
+      onProgress: (sent, total) => resumableProgressed(task, sent, total),
+      onRetry: (delay, error) => resumableRetrying(task, delay, error),
+      onSuccess: ({ fileId }) => resumableDone(task, fileId),
+      onError: (error) => {
+        // Without an HTTP status the client says itself what went wrong.
+        const body = error.status ? error.details : { error: { message: error.message } };
+        fail(task, errorMessage(error.status, body), error.status >= 500 || !error.status ? "Failed" : "Refused");
+        releaseSlot(task);
+        refreshResumeNotice();
+      },
+    });
+  }
+
+  function resumableProgressed(task, sent, total) {
+    if (task.state !== "uploading") return;
+    if (!task.announced) {
+      // The first report is the server's offset: an upload found again resumes there.
+      task.announced = true;
+      refreshResumeNotice();
+    }
+    const status = sent >= total ? "Finishing…" : "Uploading";
+    if (task.ui.status.textContent !== status) setState(task, "uploading", status);
+    progressed(task, total ? sent / total : 0);
+  }
+
+  function resumableRetrying(task, delay, error) {
+    if (task.state !== "uploading") return;
+    task.samples = [];
+    task.speed = 0;
+    task.announced = false;
+    const problem = error.status ? "The server is busy" : "Connection lost";
+    setState(task, "uploading", delay === null
+      ? "Offline: waiting for the network…"
+      : `${problem}, retrying in ${Math.round(delay / 1000)} s…`);
+    scheduleSummary();
+  }
+
+  async function resumableDone(task, fileId) {
+    let renamed = "";
+    if (fileId) {
+      const stored = await apiRequest("GET", api.file(fileId));
+      if (stored.ok && stored.data && stored.data.name !== task.name) renamed = ` as ${quoted(stored.data.name)}`;
+    }
+    task.loaded = task.size;
+    showProgress(task, 1);
+    setState(task, "done", `Uploaded${renamed}`);
+    releaseSlot(task);
+  }
+
+  /* Give back the parallel slot a resumable upload held; true if it did. */
+  function releaseSlot(task) {
+    if (!task.holdsSlot) return false;
+    task.holdsSlot = false;
+    uploads.active -= 1;
+    pump();
+    return true;
+  }
+
+  function pauseTask(task) {
+    if (task.state !== "uploading" || !task.tus) return;
+    task.tus.pause();
+    setState(task, "paused", "Paused");
+    task.ui.resume.focus();
+    releaseSlot(task);
+  }
+
+  function resumeTask(task) {
+    if (task.state !== "paused") return;
+    setState(task, "queued", "Waiting");
+    uploads.queue.unshift(task);
+    pump();
+    (task.ui.pause.hidden ? task.ui.cancel : task.ui.pause).focus();
+  }
+
+  /* After a reload: uploads an earlier page left unfinished. A browser cannot
+     read a file again unless the person picks it, so say which ones to pick. */
+  let resumeNotice = null;
+
+  function showResumeNotice() {
+    const entries = storedResumable();
+    if (!entries.length) return;
+    const list = el("ul", { className: "resume-list" });
+    const discard = el("button", { type: "button", className: "small discard-resumable", text: "Discard them" });
+    resumeNotice = el("div", { className: "flash resume-notice", role: "status" },
+      el("div", { className: "flash-text" }, el("p", { className: "resume-title" }), list, discard),
+      el("button", {
+        type: "button", className: "flash-close", "aria-label": "Dismiss",
+        onclick: () => {
+          resumeNotice.remove();
+          resumeNotice = null;
+        },
+      }, icon("x")));
+    discard.addEventListener("click", discardResumable);
+    document.getElementById("main").insertBefore(resumeNotice, manager);
+    refreshResumeNotice();
+  }
+
+  /* Stored uploads still waiting to be picked again (not those this page runs). */
+  function waitingToResume() {
+    const running = new Set(uploads.tasks.filter((task) => task.tus).map((task) => task.tus.fingerprint));
+    return storedResumable().filter((entry) => !running.has(entry.fingerprint));
+  }
+
+  function refreshResumeNotice() {
+    if (!resumeNotice) return;
+    const entries = waitingToResume();
+    if (!entries.length) {
+      resumeNotice.remove();
+      resumeNotice = null;
+      return;
+    }
+    const one = entries.length === 1;
+    resumeNotice.querySelector(".resume-title").textContent = one
+      ? "1 upload can be resumed: pick the same file again to continue."
+      : `${entries.length} uploads can be resumed: pick the same files again to continue.`;
+    resumeNotice.querySelector(".resume-list").replaceChildren(...entries.map((entry) => {
+      const here = (entry.folderId || "") === currentFolderId;
+      const name = entry.path ? `${entry.path}/${entry.name}` : entry.name;
+      return el("li", {},
+        el("span", { className: "resume-name", text: name }), ` · ${formatSize(entry.size)}`,
+        here ? null : el("span", {}, " in ", el("a", { href: api.folderPage(entry.folderId), text: entry.where || "another folder" })));
+    }));
+  }
+
+  /* Drop them on the server too: each holds its size of the quota until it expires. */
+  async function discardResumable(event) {
+    const button = event.currentTarget;
+    const entries = waitingToResume();
+    button.disabled = true;
+    const statuses = await Promise.all(
+      entries.map((entry) => window.VaultTus.discard(entry, { "X-CSRFToken": csrfToken })));
+    const dropped = statuses.filter((status) => status === 204 || status === 404 || status === 410).length;
+    button.disabled = false;
+    refreshResumeNotice();
+    if (dropped) showFlash(`Discarded ${plural(dropped, "unfinished upload")}.`, "success");
+    if (dropped < entries.length) {
+      showFlash("Some unfinished uploads could not be discarded. Try again in a minute.", "error");
+    }
   }
 
   let summaryPending = false;
@@ -621,9 +898,11 @@
     const parts = [`${done} of ${uploads.tasks.length - cancelled} uploaded`];
     if (failed) parts.push(`${failed} failed`);
     if (cancelled) parts.push(`${cancelled} cancelled`);
+    const paused = count("paused");
+    if (paused) parts.push(`${paused} paused`);
     if (uploads.active && speed) parts.push(formatSpeed(speed));
     uploads.summary.textContent = parts.join(" · ");
-    uploads.cancelAll.hidden = uploads.active === 0 && uploads.queue.length === 0;
+    uploads.cancelAll.hidden = uploads.active === 0 && uploads.queue.length === 0 && !paused;
   }
 
   function finished() {
@@ -991,4 +1270,5 @@
   }
 
   showPendingFlashes();
+  showResumeNotice();
 })();

@@ -26,7 +26,7 @@ def file_json(file: Node) -> dict:
 
 @bp.post("/files")
 def upload_files():
-    with UploadReceiver(g.api_user) as receiver:
+    with UploadReceiver(g.api_user, request.content_length) as receiver:
         request.upload_receiver = receiver
         parts = request.files.getlist("file")
         if not parts:
@@ -39,6 +39,7 @@ def upload_files():
             folder=tree.get_folder(g.api_user, request.form.get("folder_id")),
             path=request.form.get("path", ""),
             on_conflict=request.form.get("on_conflict", "rename"),
+            reservation_id=receiver.reservation_id,
         )
     return {"files": [file_json(file) for file in stored]}, 201
 

@@ -2,7 +2,7 @@ from flask import g, request
 
 from vault.api.blueprint import bp, json_body, timestamp
 from vault.errors import BadRequest
-from vault.services import tokens
+from vault.services import tokens, trash
 
 
 def _string(body: dict, key: str) -> str:
@@ -41,7 +41,7 @@ def list_tokens():
 
 @bp.delete("/tokens/<token_id>")
 def revoke_token(token_id):
-    tokens.revoke_token(g.api_user, token_id)
+    tokens.revoke_token(g.api_user, token_id, request.remote_addr)
     return "", 204
 
 
@@ -52,6 +52,10 @@ def me():
         "id": user.id,
         "email": user.email,
         "is_admin": user.is_admin,
-        "used_bytes": user.used_bytes,
+        # What counts against the quota: stored files and uploads arriving.
+        "used_bytes": user.charged_bytes,
         "quota_bytes": user.quota_bytes,
+        "free_bytes": user.free_bytes,
+        "reserved_bytes": user.reserved_bytes,
+        "trash_bytes": trash.trash_bytes(user),
     }

@@ -40,3 +40,11 @@ class TokenForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A POST button: nothing but the CSRF token."""
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField("New password", validators=_new_password)
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired(), EqualTo("new_password", "The passwords differ.")],
+    )

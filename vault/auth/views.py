@@ -17,9 +17,11 @@ from vault.auth.forms import (
     ChangePasswordForm,
     ConfirmForm,
     LoginForm,
+    ResetPasswordForm,
     TokenForm,
 )
 from vault.errors import TooManyAttempts, VaultError
+from vault.extensions import csrf
 from vault.services import accounts, tokens
 
 bp = Blueprint("auth", __name__)
@@ -157,7 +159,10 @@ def change_password():
         return _account_page(400, password_form=form)
     try:
         accounts.change_password(
-            current_user, form.current_password.data, form.new_password.data
+            current_user,
+            form.current_password.data,
+            form.new_password.data,
+            request.remote_addr,
         )
     except VaultError as error:
         form.form_errors.append(error.message)
@@ -176,7 +181,9 @@ def create_token():
     form = TokenForm()
     if not form.validate_on_submit():
         return _account_page(400, token_form=form)
-    token, secret = tokens.create_token(current_user, form.name.data)
+    token, secret = tokens.create_token(
+        current_user, form.name.data, request.remote_addr
+    )
     # Shown once, in this response only: never flashed into the session cookie.
     return _account_page(201, new_token=token, new_secret=secret)
 
@@ -184,6 +191,35 @@ def create_token():
 @bp.post("/account/tokens/<token_id>/revoke")
 @login_required
 def revoke_token(token_id):
-    tokens.revoke_token(current_user, token_id)
+    tokens.revoke_token(current_user, token_id, request.remote_addr)
     flash("The token was revoked.", "success")
     return redirect(url_for("auth.account"))
+
+
+@bp.after_request
+def _hide_reset_links(response):
+    # Every answer for a reset link, error pages included: the secret is in the
+    # URL, so no Referer may carry it to another site, nor a search engine keep it.
+    if request.endpoint == "auth.reset_password":
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# The form's own token checks CSRF. The global check would also demand a
+# Referer from this site over HTTPS, which this page never sends (see above).
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def reset_password(token):
+    accounts.password_reset_for(token)
+    form = ResetPasswordForm()
+    if not form.validate_on_submit():
+        return _form_page("auth/reset_password.html", form)
+    try:
+        accounts.reset_password_with_token(
+            token, form.new_password.data, client_address=request.remote_addr
+        )
+    except VaultError as error:
+        return _form_failed("auth/reset_password.html", form, error)
+    flash("Your password was changed. Sign in with the new one.", "success")
+    return redirect(url_for("auth.login"))

@@ -18,7 +18,7 @@ def listing_args() -> dict:
     return {
         "sort": sort if sort in SORTS else "name",
         "descending": request.args.get("order") == "desc",
-        "page": int(page) if page.isdigit() and len(page) < 7 else 1,
+        "page": int(page) if page.isascii() and page.isdigit() and len(page) < 7 else 1,
     }
 
 

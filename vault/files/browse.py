@@ -48,7 +48,7 @@ def folder(folder_id):
 @csrf.exempt
 @login_required
 def upload():
-    with UploadReceiver(current_user) as receiver:
+    with UploadReceiver(current_user, request.content_length) as receiver:
         request.upload_receiver = receiver
         form = UploadForm()
         target = tree.get_folder(current_user, form.folder_id.data)
@@ -57,7 +57,11 @@ def upload():
         uploads = [(upload.filename, upload.stream) for upload in form.files.data]
         try:
             stored = files.store_uploads(
-                current_user, uploads, folder=target, on_conflict=form.on_conflict.data
+                current_user,
+                uploads,
+                folder=target,
+                on_conflict=form.on_conflict.data,
+                reservation_id=receiver.reservation_id,
             )
         except VaultError as error:
             form.files.errors.append(error.message)

@@ -18,7 +18,7 @@ from vault.services import share_uploads
 def upload(token):
     # The link is checked before a byte of the body is read.
     share = open_link(token, kind="upload")
-    with share_uploads.LinkUploadReceiver(share) as receiver:
+    with share_uploads.LinkUploadReceiver(share, request.content_length) as receiver:
         request.upload_receiver = receiver
         form = SendFilesForm()
         if not form.validate_on_submit():
@@ -26,7 +26,11 @@ def upload(token):
         uploads = [(part.filename or "", part.stream) for part in form.files.data]
         try:
             names = share_uploads.receive_uploads(
-                share, uploads, visitor(), form.sender.data or ""
+                share,
+                uploads,
+                visitor(),
+                form.sender.data or "",
+                reservation_id=receiver.reservation_id,
             )
         except VaultError as error:
             form.files.errors.append(error.message)

@@ -3,17 +3,26 @@
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from vault import security
-from vault.errors import AuthenticationFailed, BadRequest, Conflict, Forbidden
+from vault.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+)
 from vault.extensions import db
-from vault.models import User, UserSession, utcnow
-from vault.services import throttle
+from vault.models import PasswordReset, User, UserSession, new_id, utcnow
+from vault.services import audit, throttle
 from vault.text import has_control_characters
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
+# What the audit log keeps of a sign-in with something else in the email field.
+NOT_AN_EMAIL = "(not an email address)"
 
 
 def normalize_email(email: str) -> str:
@@ -44,19 +53,39 @@ def registration_open() -> bool:
     return current_app.config["REGISTRATION"] == "open"
 
 
-def create_user(email: str, password: str, *, is_admin: bool = False) -> User:
-    """Create an account. Raises BadRequest, or Conflict if the email is taken."""
+def add_user(
+    email: str, password: str, *, is_admin: bool, quota_bytes: int | None
+) -> User:
+    """Add an account to the session without committing.
+
+    Raises BadRequest, or Conflict if the email is taken.
+    """
     email = normalize_email(email)
     validate_password(password)
     if db.session.scalar(select(User.id).where(User.email == email)):
         raise Conflict("An account with that email already exists.")
     user = User(
+        id=new_id(),
         email=email,
         password_hash=security.hash_password(password),
         is_admin=is_admin,
-        quota_bytes=current_app.config.get("DEFAULT_QUOTA_BYTES"),
+        quota_bytes=quota_bytes,
     )
     db.session.add(user)
+    return user
+
+
+def create_user(email: str, password: str, *, is_admin: bool = False) -> User:
+    """Create an account with the default quota (sign-up and first run).
+
+    Raises BadRequest, or Conflict if the email is taken.
+    """
+    user = add_user(
+        email,
+        password,
+        is_admin=is_admin,
+        quota_bytes=current_app.config.get("DEFAULT_QUOTA_BYTES"),
+    )
     db.session.commit()
     return user
 
@@ -94,8 +123,34 @@ def authenticate(
     elif security.verify_password(user.password_hash, password or ""):
         if not user.disabled:
             return _signed_in(user, password, now)
-    throttle.record_failure(email, client_address, now)
+    _record_failure(email, client_address, now)
     raise AuthenticationFailed()
+
+
+def _record_failure(email: str, client_address: str | None, now: datetime) -> None:
+    """Count the failure and log it; a lockout is logged once, when it starts."""
+    label = _typed_email(email)
+    locked = throttle.record_failure(email, client_address, now)
+    audit.record("sign_in.failed", target_label=label, address=client_address, now=now)
+    if locked:
+        audit.record(
+            "sign_in.locked",
+            target_label=label,
+            after={"locked": locked},
+            address=client_address,
+            now=now,
+        )
+    db.session.commit()
+
+
+def _typed_email(email: str) -> str:
+    """Return what the audit log keeps of an email typed at sign-in."""
+    # People type their password into the email field: whatever does not look
+    # like an email is not written down for every admin to read.
+    try:
+        return normalize_email(email)
+    except BadRequest:
+        return NOT_AN_EMAIL
 
 
 def _signed_in(user: User, password: str, now: datetime) -> User:
@@ -107,12 +162,18 @@ def _signed_in(user: User, password: str, now: datetime) -> User:
     return user
 
 
-def change_password(user: User, current_password: str, new_password: str) -> None:
+def change_password(
+    user: User,
+    current_password: str,
+    new_password: str,
+    client_address: str | None = None,
+) -> None:
     """Set a new password and sign out every session of the user."""
     if not security.verify_password(user.password_hash, current_password or ""):
         raise AuthenticationFailed("Your current password is not correct.")
     validate_password(new_password)
     user.password_hash = security.hash_password(new_password)
+    audit.record("password.changed", actor=user, target=user, address=client_address)
     revoke_all_sessions(user)
 
 
@@ -163,5 +224,61 @@ def revoke_all_sessions(user: User) -> None:
     db.session.commit()
 
 
-def list_users() -> list[User]:
-    return list(db.session.scalars(select(User).order_by(User.created_at)))
+def password_reset_for(token: str, now: datetime | None = None) -> PasswordReset:
+    """Return the reset a link's token names, if it can still be used.
+
+    Raises NotFound for an unknown token, Gone for one expired or used.
+    """
+    now = now or utcnow()
+    reset = None
+    if token and len(token) <= 64 and token.isascii():
+        reset = db.session.scalar(
+            select(PasswordReset).where(
+                PasswordReset.token_hash == security.hash_token(token)
+            )
+        )
+    if reset is None:
+        raise NotFound("There is no such link. Check that you copied all of it.")
+    if reset.used_at is not None:
+        raise Gone("This link was already used. Ask an administrator for a new one.")
+    if reset.expires_at <= now:
+        raise Gone("This link has expired. Ask an administrator for a new one.")
+    return reset
+
+
+def reset_password_with_token(
+    token: str,
+    new_password: str,
+    now: datetime | None = None,
+    client_address: str | None = None,
+) -> User:
+    """Set a new password through a one-time link and sign out every session.
+
+    Raises NotFound, Gone (expired or used) or BadRequest (weak password).
+    """
+    now = now or utcnow()
+    reset = password_reset_for(token, now)
+    validate_password(new_password)
+    # Conditional, so two submissions of one link cannot both use it.
+    used = db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not used:
+        db.session.rollback()
+        raise Gone("This link was already used. Ask an administrator for a new one.")
+    user = reset.user
+    user.password_hash = security.hash_password(new_password)
+    # Someone locked out by guesses gets a fresh start with the new password.
+    throttle.clear_account(user.email)
+    audit.record(
+        "password.reset_used",
+        actor=user,
+        target=user,
+        address=client_address,
+        now=now,
+    )
+    revoke_all_sessions(user)
+    return user

@@ -5,23 +5,16 @@ import binascii
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from vault.errors import (
-    BadRequest,
-    Conflict,
-    ContentMismatch,
-    FileTypeNotAllowed,
-    QuotaExceeded,
-)
+from vault.errors import BadRequest, Conflict, ContentMismatch, FileTypeNotAllowed
 from vault.extensions import db
 from vault.models import Node, User, utcnow
-from vault.services import filetypes, names, trash, tree
+from vault.services import filetypes, names, quotas, trash, tree
 from vault.services.ownership import get_owned
 from vault.storage import BlobWriter, get_storage
 from vault.text import is_object_id
-from vault.units import format_size
 
 CONFLICT_POLICIES = ("rename", "replace", "fail")
 IS_FILE = Node.is_folder.is_(False)
@@ -66,6 +59,7 @@ def store_uploads(
     path: str = "",
     on_conflict: str = "rename",
     now: datetime | None = None,
+    reservation_id: str | None = None,
 ) -> list[Node]:
     """Turn received uploads into files in `folder`/`path`, all or none.
 
@@ -73,7 +67,8 @@ def store_uploads(
     (which goes to the trash), or fails with Conflict, as `on_conflict` says.
     Raises InvalidName, FileTypeNotAllowed, ContentMismatch, Conflict or
     QuotaExceeded; the caller discards the writers (committed blobs are removed
-    here).
+    here). The bytes are charged to the quota, taking over the reservation that
+    held them while they arrived, if any.
     """
     if not uploads:
         raise BadRequest("Choose at least one file to upload.")
@@ -90,7 +85,7 @@ def store_uploads(
     for _, writer in named:
         writer.commit()
     try:
-        return _add_files(user, named, folder, path, on_conflict, now)
+        return _add_files(user, named, folder, path, on_conflict, now, reservation_id)
     except BaseException:
         db.session.rollback()
         for _, writer in named:
@@ -98,13 +93,14 @@ def store_uploads(
         raise
 
 
-def _add_files(user, named, folder, path, on_conflict, now) -> list[Node]:
+def _add_files(user, named, folder, path, on_conflict, now, reservation_id):
     # Uploads racing for one file or folder name: the unique index stops all but
     # one, and the others try again, now seeing the winner's folder or name.
     for _attempt in range(3):
         try:
             target = tree.ensure_path(user, folder, path, now)
-            _charge(user, sum(writer.size for _, writer in named))
+            size = sum(writer.size for _, writer in named)
+            quotas.charge(user, size, reservation_id)
             files, taken = [], set()
             for name, writer in named:
                 final = _resolve_conflict(user, target, name, on_conflict, taken, now)
@@ -148,26 +144,6 @@ def _new_file(
     )
     tree.place(node, folder)
     return node
-
-
-def _charge(user: User, size: int) -> None:
-    # One conditional UPDATE: concurrent uploads cannot together pass the quota.
-    result = db.session.execute(
-        update(User)
-        .where(
-            User.id == user.id,
-            or_(User.quota_bytes.is_(None), User.used_bytes + size <= User.quota_bytes),
-        )
-        .values(used_bytes=User.used_bytes + size)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        db.session.refresh(user)
-        free = max(0, (user.quota_bytes or 0) - user.used_bytes)
-        raise QuotaExceeded(
-            f"This upload needs {format_size(size)} but you have "
-            f"{format_size(free)} free of {format_size(user.quota_bytes)}."
-        )
 
 
 def get_file(user: User, file_id: str) -> Node:

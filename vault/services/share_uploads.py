@@ -10,7 +10,7 @@ from vault.extensions import db
 from vault.models import ShareLink, utcnow
 from vault.services import files
 from vault.services.share_access import GONE_MESSAGES, Visitor, log_access
-from vault.services.uploads import DiscardingWriter, UploadReceiver
+from vault.services.uploads import DiscardingWriter, MeteredWriter, UploadReceiver
 from vault.storage import BlobWriter
 from vault.text import has_control_characters
 from vault.units import format_size
@@ -23,14 +23,14 @@ class TooManyFiles(BadRequest):
 
 
 class _CappedWriter:
-    """A storage writer that stops taking bytes past the link's limits.
+    """A metered storage writer that stops taking bytes past the link's limits.
 
     The stream goes on (the client keeps sending), but nothing more reaches
     the disk, and the refusal is remembered for `receive_uploads`.
     """
 
-    def __init__(self, writer: BlobWriter, receiver: "LinkUploadReceiver"):
-        self._writer, self._receiver = writer, receiver
+    def __init__(self, writer: MeteredWriter, max_file_size: int | None):
+        self._writer, self._max_file_size = writer, max_file_size
         self.refusal: str | None = None
 
     key = property(lambda self: self._writer.key)
@@ -40,12 +40,19 @@ class _CappedWriter:
 
     def write(self, data: bytes) -> int:
         if self.refusal is None:
-            self.refusal = self._receiver.admit(self._writer.size, len(data))
-            if self.refusal is None:
-                self._writer.write(data)
-            else:
-                self._writer.discard()
+            self.refusal = self._write(data)
         return len(data)
+
+    def _write(self, data: bytes) -> str | None:
+        limit = self._max_file_size
+        if limit is not None and self._writer.size + len(data) > limit:
+            self._writer.discard()
+            return "too_large"
+        try:
+            self._writer.write(data)
+        except QuotaExceeded:
+            return "no_room"  # the metered writer has dropped its bytes
+        return None
 
     def seek(self, offset: int, whence: int = 0) -> int:
         return self._writer.seek(offset, whence)
@@ -66,34 +73,22 @@ class LinkUploadReceiver(UploadReceiver):
 
     A file over the link's size limit, or bytes beyond the owner's free space,
     stop being written the moment they pass it: a stranger with the link
-    cannot fill the disk with bytes we would refuse anyway.
+    cannot fill the disk with bytes we would refuse anyway. Refusals never
+    show the owner's figures.
     """
 
-    def __init__(self, share: ShareLink):
-        super().__init__(share.owner)
-        owner = share.owner
-        self._max_file = share.max_file_size
-        self._room = (
-            None
-            if owner.quota_bytes is None
-            else max(0, owner.quota_bytes - owner.used_bytes)
-        )
-        self._received = 0
+    def __init__(self, share: ShareLink, declared: int | None = None):
+        try:
+            super().__init__(share.owner, declared)
+        except QuotaExceeded as error:
+            raise QuotaExceeded(NO_ROOM) from error
+        self._max_file_size = share.max_file_size
 
     def __call__(self, *, filename: str | None = None, **part_info):
         writer = super().__call__(filename=filename, **part_info)
         if isinstance(writer, DiscardingWriter):
             return writer
-        return _CappedWriter(writer, self)
-
-    def admit(self, written: int, more: int) -> str | None:
-        """Say why `more` bytes after `written` cannot be taken, or None."""
-        if self._max_file is not None and written + more > self._max_file:
-            return "too_large"
-        if self._room is not None and self._received + more > self._room:
-            return "no_room"
-        self._received += more
-        return None
+        return _CappedWriter(writer, self._max_file_size)
 
 
 def upload_size_limit(share: ShareLink) -> int | None:
@@ -115,6 +110,7 @@ def receive_uploads(
     visitor: Visitor,
     sender: str = "",
     now: datetime | None = None,
+    reservation_id: str | None = None,
 ) -> list[str]:
     """Store files sent through an upload link in its folder, all or none.
 
@@ -129,7 +125,12 @@ def receive_uploads(
     _reserve_files(share, len(uploads), now)
     try:
         stored = files.store_uploads(
-            share.owner, uploads, folder=share.node, on_conflict="rename", now=now
+            share.owner,
+            uploads,
+            folder=share.node,
+            on_conflict="rename",
+            now=now,
+            reservation_id=reservation_id,
         )
     except QuotaExceeded as error:
         _release_files(share.id, len(uploads))

@@ -13,7 +13,7 @@ from vault import security
 from vault.errors import BadRequest, Conflict
 from vault.extensions import db
 from vault.models import ShareAccess, ShareLink, User, new_id, utcnow
-from vault.services import tree
+from vault.services import audit, tree
 from vault.services.ownership import get_owned
 from vault.text import has_control_characters
 
@@ -76,6 +76,17 @@ def create_share(
     share.note = _clean_note(note)
     share.node = node
     db.session.add(share)
+    audit.record(
+        "share.created",
+        actor=user,
+        target=share,
+        after={
+            "kind": share.kind,
+            "expires_at": share.expires_at.isoformat(timespec="seconds"),
+            "password": share.has_password,
+        },
+        now=now,
+    )
     db.session.commit()
     return share
 
@@ -218,6 +229,14 @@ def revoke_share(user: User, share_id: str, now: datetime | None = None) -> Shar
     share = get_share(user, share_id)
     if share.revoked_at is None:
         share.revoked_at = now or utcnow()
+        audit.record(
+            "share.revoked",
+            actor=user,
+            target=share,
+            before={"revoked": False},
+            after={"revoked": True},
+            now=share.revoked_at,
+        )
         db.session.commit()
     return share
 

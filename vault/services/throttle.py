@@ -10,7 +10,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from vault.errors import TooManyAttempts
 from vault.extensions import db
@@ -39,8 +39,13 @@ def check_allowed(email: str, client_address: str | None, now: datetime) -> None
     check_keys(_keys(email, client_address), now)
 
 
-def record_failure(email: str, client_address: str | None, now: datetime) -> None:
-    record_keys(_keys(email, client_address), now)
+def record_failure(email: str, client_address: str | None, now: datetime) -> list[str]:
+    """Count a failed sign-in without committing (the caller commits it with its
+    audit events); return the kinds ("account", "address") this failure locked.
+    """
+    keys = _keys(email, client_address)
+    _add_failures(keys, now)
+    return [key.partition(":")[0] for key in keys if _just_reached_limit(key, now)]
 
 
 def check_keys(keys: list[str], now: datetime, what: str = "sign-in") -> None:
@@ -62,12 +67,29 @@ def check_keys(keys: list[str], now: datetime, what: str = "sign-in") -> None:
 
 
 def record_keys(keys: list[str], now: datetime) -> None:
+    _add_failures(keys, now)
+    db.session.commit()
+
+
+def _add_failures(keys: list[str], now: datetime) -> None:
     db.session.execute(
         delete(LoginFailure).where(LoginFailure.created_at <= now - _window())
     )
     for key in keys:
         db.session.add(LoginFailure(key=key, created_at=now))
-    db.session.commit()
+    db.session.flush()
+
+
+def _just_reached_limit(key: str, now: datetime) -> bool:
+    # Refused attempts are not counted (check_keys raises first), so a key
+    # reaches the limit exactly once per lockout: the audit log records the
+    # lockout, not every attempt a brute force makes while locked out.
+    recent = db.session.scalar(
+        select(func.count()).where(
+            LoginFailure.key == key, LoginFailure.created_at > now - _window()
+        )
+    )
+    return recent == current_app.config["LOGIN_MAX_FAILURES"]
 
 
 def clear_account(email: str) -> None:

@@ -3,12 +3,13 @@
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from vault import security
 from vault.errors import BadRequest
 from vault.extensions import db
-from vault.models import ApiToken, User, utcnow
-from vault.services import accounts
+from vault.models import ApiToken, User, new_id, utcnow
+from vault.services import accounts, audit
 from vault.services.ownership import get_owned
 from vault.text import has_control_characters
 
@@ -18,16 +19,25 @@ TOKEN_PREFIX = "vault_"  # noqa: S105 (marks a token when it leaks)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def create_token(user: User, name: str) -> tuple[ApiToken, str]:
+def create_token(
+    user: User, name: str, client_address: str | None = None
+) -> tuple[ApiToken, str]:
     """Create a token; return it with its secret, which is never stored."""
     name = (name or "").strip()
     if not name or len(name) > 100 or has_control_characters(name):
         raise BadRequest("Give the token a name of 1 to 100 printable characters.")
     secret = security.new_token(TOKEN_PREFIX)
     token = ApiToken(
-        owner_id=user.id, name=name, token_hash=security.hash_token(secret)
+        id=new_id(), owner_id=user.id, name=name, token_hash=security.hash_token(secret)
     )
     db.session.add(token)
+    audit.record(
+        "token.created",
+        actor=user,
+        target=token,
+        after={"name": token.name},
+        address=client_address,
+    )
     db.session.commit()
     return token, secret
 
@@ -37,7 +47,7 @@ def create_token_with_credentials(
 ) -> tuple[ApiToken, str]:
     """Sign in with a password and create a token (the API's entry point)."""
     user = accounts.authenticate(email, password, client_address)
-    return create_token(user, name)
+    return create_token(user, name, client_address)
 
 
 def list_tokens(user: User) -> list[ApiToken]:
@@ -50,9 +60,16 @@ def list_tokens(user: User) -> list[ApiToken]:
     )
 
 
-def revoke_token(user: User, token_id: str) -> None:
+def revoke_token(user: User, token_id: str, client_address: str | None = None) -> None:
     """Delete one of the user's tokens; NotFound for anyone else's."""
     token = get_owned(ApiToken, token_id, user, "token")
+    audit.record(
+        "token.revoked",
+        actor=user,
+        target=token,
+        before={"name": token.name},
+        address=client_address,
+    )
     db.session.delete(token)
     db.session.commit()
 
@@ -60,8 +77,11 @@ def revoke_token(user: User, token_id: str) -> None:
 def user_for_token(secret: str, now: datetime | None = None) -> User | None:
     """Return the enabled user a token secret belongs to, or None."""
     now = now or utcnow()
+    # Every API request comes through here: one query for the token and its user.
     token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == security.hash_token(secret))
+        select(ApiToken)
+        .options(joinedload(ApiToken.user))
+        .where(ApiToken.token_hash == security.hash_token(secret))
     )
     if token is None or token.user.disabled:
         return None

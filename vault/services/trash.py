@@ -4,11 +4,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from vault.extensions import db
 from vault.models import Node, User, utcnow
-from vault.services import names, tree
+from vault.services import names, quotas, tree
 from vault.services.ownership import get_owned
 from vault.storage import get_storage
 
@@ -57,7 +57,7 @@ def get_trashed(user: User, node_id: str) -> Node:
 def list_trash(user: User) -> list[TrashItem]:
     """Return what the user deleted, newest first, with the bytes each holds."""
     sizes = (
-        select(Node.trash_root_id, func.sum(Node.size).label("size"))
+        select(Node.trash_root_id, quotas.total_bytes(Node.size).label("size"))
         .where(Node.owner_id == user.id, IN_TRASH)
         .group_by(Node.trash_root_id)
         .subquery()
@@ -73,9 +73,7 @@ def list_trash(user: User) -> list[TrashItem]:
 
 def trash_bytes(user: User) -> int:
     return db.session.scalar(
-        select(func.coalesce(func.sum(Node.size), 0)).where(
-            Node.owner_id == user.id, IN_TRASH
-        )
+        select(quotas.total_bytes(Node.size)).where(Node.owner_id == user.id, IN_TRASH)
     )
 
 

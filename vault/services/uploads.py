@@ -1,9 +1,20 @@
 """Receiving uploaded bytes straight into storage, while the request streams."""
 
+import time
+
 from vault.errors import VaultError
 from vault.models import User
+from vault.services import quotas
 from vault.services.files import check_name_allowed
 from vault.storage import BlobWriter, get_storage
+
+# Quota is held ahead of the bytes in steps this large: one database write per
+# step, not per read.
+RESERVE_STEP = 16 * 1024 * 1024
+# How much of a multipart body may be framing and form fields rather than file
+# bytes: an announced length beyond the free space by more than this is refused
+# before a byte is read; nearer the limit, the byte count decides.
+MULTIPART_ALLOWANCE = 1024 * 1024
 
 
 class DiscardingWriter:
@@ -24,25 +35,135 @@ class DiscardingWriter:
     close = discard
 
 
+class QuotaMeter:
+    """Holds quota for an upload's bytes as they arrive, and stops them past it.
+
+    Space is reserved in the database ahead of the bytes (see quotas.reserve),
+    never more than the announced length, and exactly what is needed when the
+    user is close to the limit: the write that would pass the quota raises
+    QuotaExceeded before its bytes reach the disk.
+    """
+
+    def __init__(self, user: User, declared: int | None = None):
+        self._user_id = user.id
+        self._limited = user.quota_bytes is not None
+        self._declared = declared
+        self.reservation_id: str | None = None
+        self._held = 0
+        self._received = 0
+        # A slow upload renews its reservation before it could lapse, even
+        # when its bytes still fit in what it holds.
+        self._renew_every = quotas.reservation_lifetime().total_seconds() / 3
+        self._renewed_at = time.monotonic()
+
+    def admit(self, more: int) -> None:
+        """Account for `more` bytes about to be written; raise QuotaExceeded."""
+        needed = self._received + more
+        if self._limited and (needed > self._held or self._renewal_due()):
+            self._hold(needed)
+        self._received = needed
+
+    def _renewal_due(self) -> bool:
+        return time.monotonic() - self._renewed_at > self._renew_every
+
+    def _hold(self, needed: int) -> None:
+        ahead = max(needed, self._held + RESERVE_STEP)
+        if self._declared is not None:
+            ahead = max(needed, min(ahead, self._declared))
+        # Ahead if there is room, else exactly what this write needs; last,
+        # after releasing what dead uploads of the user still held.
+        if self._reserve(ahead) or self._reserve(needed):
+            return
+        if quotas.release_expired(user_id=self._user_id) and self._reserve(needed):
+            return
+        raise quotas.refuse(
+            self._user_id,
+            max(needed, self._declared or 0),
+            held=self._held,
+            size_known=self._declared is not None,
+        )
+
+    def _reserve(self, total: int) -> bool:
+        reservation_id = quotas.reserve(self._user_id, total, self.reservation_id)
+        if reservation_id is None:
+            return False
+        # The database keeps the larger of what the reservation held and
+        # `total`; a fresh reservation (ours had lapsed) holds just `total`.
+        same = reservation_id == self.reservation_id
+        self._held = max(self._held, total) if same else total
+        self.reservation_id = reservation_id
+        self._renewed_at = time.monotonic()
+        return True
+
+    def release(self) -> None:
+        """Give back what is held; a no-op once the upload was charged."""
+        quotas.release(self.reservation_id)
+        self.reservation_id, self._held = None, 0
+
+
+class MeteredWriter:
+    """A storage writer whose every write first passes the quota meter.
+
+    A refused write deletes the partial blob at once and raises: the request
+    stops there, so the rest of the body is never read, let alone stored.
+    """
+
+    def __init__(self, writer: BlobWriter, meter: QuotaMeter):
+        self._writer, self._meter = writer, meter
+
+    key = property(lambda self: self._writer.key)
+    size = property(lambda self: self._writer.size)
+    head = property(lambda self: self._writer.head)
+    sha256 = property(lambda self: self._writer.sha256)
+
+    def write(self, data: bytes) -> int:
+        try:
+            self._meter.admit(len(data))
+        except VaultError:
+            self._writer.discard()
+            raise
+        return self._writer.write(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._writer.seek(offset, whence)
+
+    def commit(self) -> None:
+        self._writer.commit()
+
+    def discard(self) -> None:
+        self._writer.discard()
+
+    close = discard
+
+
 class UploadReceiver:
     """A Werkzeug stream factory: each file part streams into a storage writer.
 
-    Use it as a context manager: on leaving, every writer not committed by
-    `files.store_uploads` is discarded, so a failed request leaves no bytes behind.
+    `declared` is the request's Content-Length: an upload that cannot fit is
+    refused here, before its body is read. Use it as a context manager: on
+    leaving, every writer not committed by `files.store_uploads` is discarded
+    and held quota not charged is released, so a failed request leaves nothing
+    behind.
     """
 
-    def __init__(self, user: User):
+    def __init__(self, user: User, declared: int | None = None):
+        quotas.check_declared(user, declared, MULTIPART_ALLOWANCE)
         self._namespace = user.id
         self._writers: list[BlobWriter] = []
+        self.meter = QuotaMeter(user, declared)
 
-    def __call__(self, *, filename: str | None = None, **_part_info) -> BlobWriter:
+    def __call__(self, *, filename: str | None = None, **_part_info):
         try:
             check_name_allowed(filename or "")
         except VaultError:
             return DiscardingWriter()
         writer = get_storage().new_writer(self._namespace)
         self._writers.append(writer)
-        return writer
+        return MeteredWriter(writer, self.meter)
+
+    @property
+    def reservation_id(self) -> str | None:
+        return self.meter.reservation_id
 
     def __enter__(self) -> "UploadReceiver":
         return self
@@ -50,3 +171,4 @@ class UploadReceiver:
     def __exit__(self, *exc_info) -> None:
         for writer in self._writers:
             writer.discard()
+        self.meter.release()

@@ -7,24 +7,38 @@ bytes stay under their own directory.
 
 import errno
 import hashlib
+import itertools
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import BinaryIO
 
-from vault.errors import VaultError
+from vault.storage.writers import (
+    READ_CHUNK,
+    BlobWriter,
+    FinishedUpload,
+    ResumableWriter,
+    StorageFull,
+    fsync_directory,
+    private_opener,
+)
+
+__all__ = ["BlobWriter", "LocalStorage", "ResumableWriter", "StorageFull"]
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
-WRITE_BUFFER = 1024 * 1024
-READ_CHUNK = 1024 * 1024
-HEAD_BYTES = 512
-
-
-class StorageFull(VaultError):
-    status = 507
-    code = "storage_full"
-    message = "The server's storage is full."
+PARTIAL_PREFIX = ".partial-"
+_PARTIAL = re.compile(re.escape(PARTIAL_PREFIX) + r"[0-9a-f]{32}")
+# The bytes of a resumable upload, named after its upload id: they grow over
+# many requests and may wait a day for the next one, unlike a ".partial-" file.
+RESUMABLE_PREFIX = ".resumable-"
+_RESUMABLE = re.compile(re.escape(RESUMABLE_PREFIX) + r"[0-9a-f]{32}")
+# Where fsck puts what it will not delete: <root>/lost+found/ for whole
+# namespaces, <root>/<namespace>/lost+found/ for single files.
+LOST_FOUND = "lost+found"
 
 
 def _check_part(part: str) -> str:
@@ -35,80 +49,106 @@ def _check_part(part: str) -> str:
     return part
 
 
-class BlobWriter:
-    """Receives bytes into a hidden temp file; `commit` makes them a blob.
+@dataclass(frozen=True)
+class DiskEntry:
+    """One thing found under the storage root by `LocalStorage.scan`.
 
-    The temp file sits next to its final name, so commit is a rename (no copy).
-    SHA-256 and the size are computed on the way; the first bytes are kept for
-    content sniffing.
+    `kind` is NAMESPACE (a directory of blobs), BLOB, PARTIAL (a blob still
+    being written, or left by a writer that died), RESUMABLE (the bytes of a
+    resumable upload so far) or STRAY (a name we never make). `namespace` is
+    None for what sits directly under the root; `name` is None for a namespace
+    itself. Times are naive UTC.
     """
 
-    def __init__(self, key: str, final_path: str, temp_path: str):
-        self.key = key
-        self.size = 0
-        self.head = b""
-        self.committed = False
-        self._final_path = final_path
-        self._temp_path = temp_path
-        self._hash = hashlib.sha256()
-        self._file = open(  # noqa: SIM115
-            temp_path, "xb", buffering=WRITE_BUFFER, opener=_private_opener
-        )
+    NAMESPACE = "namespace"
+    BLOB = "blob"
+    PARTIAL = "partial"
+    RESUMABLE = "resumable"
+    STRAY = "stray"
+
+    kind: str
+    namespace: str | None
+    name: str | None
+    size: int = 0
+    is_dir: bool = False
+    modified_at: datetime | None = None
+    # The later of the last write and the last rename: a blob's age in place.
+    changed_at: datetime | None = None
 
     @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
 
-    def write(self, data: bytes) -> int:
-        if len(self.head) < HEAD_BYTES:
-            self.head += bytes(data[: HEAD_BYTES - len(self.head)])
-        try:
-            self._file.write(data)
-        except OSError as error:
-            if error.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise StorageFull() from error
-            raise
-        self._hash.update(data)
-        self.size += len(data)
-        return len(data)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        # Werkzeug rewinds a finished upload part; nothing reads it back.
-        return self.size
-
-    def commit(self) -> None:
-        """Flush to disk and move the blob into place."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self._temp_path, self._final_path)
-        _fsync_directory(os.path.dirname(self._final_path))
-        self.committed = True
-
-    def discard(self) -> None:
-        """Drop the partial bytes; harmless after commit or a second call."""
-        if self.committed:
-            return
-        self._file.close()
-        try:
-            os.unlink(self._temp_path)
-        except FileNotFoundError:
-            pass
-
-    close = discard
+    @property
+    def path(self) -> str:
+        """The entry's path relative to the storage root, for messages."""
+        return "/".join(part for part in (self.namespace, self.name) if part)
 
 
-def _private_opener(path: str, flags: int) -> int:
-    # Readable by the app's user only, whatever the umask.
-    return os.open(path, flags, 0o600)
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None)
 
 
-def _fsync_directory(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def _describe(kind: str, namespace: str | None, entry: os.DirEntry) -> DiskEntry | None:
+    """Return what `entry` is, or None if it vanished while we looked."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        stat = entry.stat(follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    is_dir = entry.is_dir(follow_symlinks=False)
+    return DiskEntry(
+        kind=kind,
+        namespace=namespace,
+        name=entry.name,
+        size=0 if is_dir else stat.st_size,
+        is_dir=is_dir,
+        modified_at=_utc(stat.st_mtime),
+        changed_at=_utc(max(stat.st_mtime, stat.st_ctime)),
+    )
+
+
+def _kind_in_namespace(entry: os.DirEntry) -> str:
+    if not entry.is_file(follow_symlinks=False):
+        return DiskEntry.STRAY
+    if _HEX32.fullmatch(entry.name):
+        return DiskEntry.BLOB
+    if _PARTIAL.fullmatch(entry.name):
+        return DiskEntry.PARTIAL
+    if _RESUMABLE.fullmatch(entry.name):
+        return DiskEntry.RESUMABLE
+    return DiskEntry.STRAY
+
+
+def _check_entry_name(name: str) -> str:
+    # Names come from a directory listing, so any file name is possible, but
+    # never one that leaves its directory or is the lost+found area itself.
+    if name in ("", ".", "..", LOST_FOUND) or "/" in name or "\0" in name:
+        raise ValueError(f"invalid entry name: {name!r}")
+    return name
+
+
+def _move_without_replacing(source: str, directory: str, name: str) -> str:
+    """Move `source` into `directory` as `name`, or `name.1`, ... if taken.
+
+    A plain rename would silently replace a file of the same name, so files
+    are linked under the new name (which fails if it exists) and then
+    unlinked; a directory rename already refuses a non-empty target.
+    """
+    is_dir = os.path.isdir(source) and not os.path.islink(source)
+    for attempt in itertools.count():
+        target = os.path.join(directory, f"{name}.{attempt}" if attempt else name)
+        try:
+            if is_dir:
+                os.rename(source, target)
+            else:
+                os.link(source, target, follow_symlinks=False)
+                os.unlink(source)
+        except OSError as error:
+            if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                continue
+            raise
+        return target
+    raise AssertionError("unreachable")
 
 
 class LocalStorage:
@@ -125,10 +165,14 @@ class LocalStorage:
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         os.makedirs(directory, mode=0o700, exist_ok=True)
         name = secrets.token_hex(16)
-        temp_path = os.path.join(directory, f".partial-{secrets.token_hex(16)}")
+        temp_path = os.path.join(directory, PARTIAL_PREFIX + secrets.token_hex(16))
         return BlobWriter(
             f"{namespace}/{name}", os.path.join(directory, name), temp_path
         )
+
+    def path(self, key: str) -> str:
+        """Return a blob's absolute path, for a proxy that sends the file itself."""
+        return self._path(key)
 
     def open(self, key: str) -> BinaryIO:
         return open(self._path(key), "rb")  # noqa: SIM115
@@ -144,6 +188,155 @@ class LocalStorage:
             os.unlink(self._path(key))
         except FileNotFoundError:
             pass
+
+    def delete_namespace(self, namespace: str) -> None:
+        """Remove a namespace and everything in it; harmless if it is not there."""
+        path = os.path.join(self.root, _check_part(namespace))
+        try:
+            shutil.rmtree(path)
+        except FileNotFoundError:
+            pass
+
+    def _resumable_path(self, namespace: str, upload_id: str) -> str:
+        name = RESUMABLE_PREFIX + _check_part(upload_id)
+        return os.path.join(self.root, _check_part(namespace), name)
+
+    def create_resumable(self, namespace: str, upload_id: str) -> None:
+        """Create the empty file a resumable upload's bytes go into."""
+        path = self._resumable_path(namespace, upload_id)
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        os.close(private_opener(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        fsync_directory(os.path.dirname(path))
+
+    def append_resumable(
+        self, namespace: str, upload_id: str, offset: int
+    ) -> ResumableWriter:
+        """Open a resumable upload's bytes to append at `offset`.
+
+        Raises FileNotFoundError if they are gone.
+        """
+        return ResumableWriter(self._resumable_path(namespace, upload_id), offset)
+
+    def finish_resumable(
+        self, namespace: str, upload_id: str, progress=None
+    ) -> FinishedUpload:
+        """Return a complete resumable upload, to commit as a new blob."""
+        name = secrets.token_hex(16)
+        return FinishedUpload(
+            f"{namespace}/{name}",
+            os.path.join(self.root, _check_part(namespace), name),
+            self._resumable_path(namespace, upload_id),
+            progress,
+        )
+
+    def resumable_size(self, namespace: str, upload_id: str) -> int | None:
+        """Return how many bytes a resumable upload's file holds; None if gone."""
+        try:
+            return os.path.getsize(self._resumable_path(namespace, upload_id))
+        except FileNotFoundError:
+            return None
+
+    def delete_resumable(self, namespace: str, upload_id: str) -> None:
+        try:
+            os.unlink(self._resumable_path(namespace, upload_id))
+        except FileNotFoundError:
+            pass
+
+    def sha256(self, key: str) -> str:
+        """Return the SHA-256 of a blob, read in large pieces."""
+        digest = hashlib.sha256()
+        with open(self._path(key), "rb", buffering=0) as blob:
+            while chunk := blob.read(READ_CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def scan(self) -> Iterator[DiskEntry]:
+        """Yield every namespace, then what it holds; skip lost+found areas.
+
+        Streams the directories, so a large store is never listed in memory.
+        Things removed while the scan runs are skipped, not errors.
+        """
+        try:
+            top = os.scandir(self.root)
+        except FileNotFoundError:
+            return
+        with top:
+            for entry in top:
+                if entry.name == LOST_FOUND:
+                    continue
+                if _HEX32.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
+                    yield DiskEntry(DiskEntry.NAMESPACE, entry.name, None, is_dir=True)
+                    yield from self._scan_namespace(entry.name)
+                elif found := _describe(DiskEntry.STRAY, None, entry):
+                    yield found
+
+    def _scan_namespace(self, namespace: str) -> Iterator[DiskEntry]:
+        try:
+            entries = os.scandir(os.path.join(self.root, namespace))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        with entries:
+            for entry in entries:
+                if entry.name == LOST_FOUND:
+                    continue
+                found = _describe(_kind_in_namespace(entry), namespace, entry)
+                if found:
+                    yield found
+
+    def move_to_lost_found(self, namespace: str | None, name: str | None = None) -> str:
+        """Move something aside instead of deleting it; return where it went.
+
+        With a name, the entry `name` of `namespace` goes to
+        <namespace>/lost+found/; with no name, the whole namespace goes to
+        lost+found/<namespace>; with no namespace, the entry `name` directly
+        under the root goes to lost+found/. Raises FileNotFoundError if it is
+        gone, ValueError for a namespace or name that is not valid.
+        """
+        if namespace is None and name is None:
+            raise ValueError("nothing to move")
+        if namespace is not None:
+            _check_part(namespace)
+        if name is not None:
+            _check_entry_name(name)
+        if namespace is not None and name is not None:
+            source = os.path.join(self.root, namespace, name)
+            directory = os.path.join(self.root, namespace, LOST_FOUND)
+        else:
+            name = namespace or name
+            source = os.path.join(self.root, name)
+            directory = os.path.join(self.root, LOST_FOUND)
+        if not os.path.lexists(source):
+            raise FileNotFoundError(source)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        target = _move_without_replacing(source, directory, name)
+        fsync_directory(os.path.dirname(source))
+        fsync_directory(directory)
+        return target
+
+    def lost_found_usage(self) -> tuple[int, int]:
+        """Return how many files the lost+found areas hold, and their bytes."""
+        areas = [os.path.join(self.root, LOST_FOUND)]
+        try:
+            with os.scandir(self.root) as top:
+                areas += [
+                    os.path.join(entry.path, LOST_FOUND)
+                    for entry in top
+                    if _HEX32.fullmatch(entry.name)
+                    and entry.is_dir(follow_symlinks=False)
+                ]
+        except FileNotFoundError:
+            return 0, 0
+        files = size = 0
+        for area in areas:
+            for directory, _, names in os.walk(area):
+                for name in names:
+                    try:
+                        size += os.lstat(os.path.join(directory, name)).st_size
+                    except FileNotFoundError:
+                        continue
+                    files += 1
+        return files, size
 
     def read_range(self, key: str, start: int, stop: int) -> "RangeReader":
         """Return an iterable over bytes [start, stop) of a blob, after one seek.

@@ -1,0 +1,129 @@
+"""Measure vault side by side with copyparty and nginx; print and record the table.
+
+.venv/bin/python -m bench            # the benchmark (make bench)
+.venv/bin/python -m bench --quick    # small sizes, to try the harness
+"""
+
+import argparse
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench import fixtures, machine, report
+from bench.clients import BenchError, client_for
+from bench.measurements import Context, MiB, Results, Settings, progress, run
+from bench.servers import ROOT, SERVERS, Server, Unavailable, stop_all
+
+FULL = {"size_mib": 1024, "uploads": 1000, "repeats": 3, "wrk_seconds": 10}
+QUICK = {"size_mib": 16, "uploads": 100, "repeats": 1, "wrk_seconds": 2}
+DOCUMENT = ROOT / "docs" / "performance.md"
+
+
+def parse_options(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, 1 repeat")
+    parser.add_argument("--size-mib", type=int, help="big file (default 1024)")
+    parser.add_argument("--uploads", type=int, help="4 KiB uploads (default 1000)")
+    parser.add_argument("--repeats", type=int, help="default 3")
+    parser.add_argument("--wrk-seconds", type=int, help="default 10")
+    parser.add_argument("--files", type=int, default=10_000, help="folder size")
+    parser.add_argument(
+        "--servers",
+        default=",".join(server.name for server in SERVERS),
+        help="comma-separated, of vault,copyparty,nginx",
+    )
+    parser.add_argument("--tmp", type=Path, help="where the temp dir goes")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help=f"page to write (default {DOCUMENT.relative_to(ROOT)}; none if --quick)",
+    )
+    options = parser.parse_args(argv)
+    for name, value in (QUICK if options.quick else FULL).items():
+        if getattr(options, name) is None:
+            setattr(options, name, value)
+    if options.output is None and not options.quick:
+        options.output = DOCUMENT
+    return options
+
+
+def start(server: Server, settings: Settings, workdir: Path, sha256: str) -> Context:
+    """Start a server, furnish it and log in; raise Unavailable if it cannot."""
+    try:
+        server.start()
+        fixtures.furnish(server, settings.folder_files)
+        client = client_for(server)
+    except Unavailable:
+        server.stop()
+        raise
+    except (BenchError, OSError, subprocess.CalledProcessError) as error:
+        server.stop()
+        raise Unavailable(
+            f"{server.name} did not start: {error} ({server.log_tail()})"
+        ) from error
+    return Context(
+        client,
+        workdir / "source.bin",
+        sha256,
+        settings,
+        warm_up_file=workdir / "warm-up.bin",
+    )
+
+
+def measure(workdir: Path, settings: Settings, names: list[str]) -> Results:
+    source = workdir / "source.bin"
+    progress(f"writing {settings.size // MiB} MiB of random bytes to {source}")
+    sha256 = fixtures.source_file(source, settings.size)
+    fixtures.source_file(workdir / "warm-up.bin", MiB)
+    contexts, unavailable = {}, {}
+    for kind in SERVERS:
+        if kind.name not in names:
+            continue
+        try:
+            contexts[kind.name] = start(kind(workdir), settings, workdir, sha256)
+        except Unavailable as error:
+            unavailable[kind.name] = str(error)
+            progress(f"{kind.name}: n/a: {error}")
+    results = run(contexts, settings.repeats)
+    for name, reason in unavailable.items():
+        results.reasons[(name, "*")] = reason
+    return results
+
+
+def _stop_on_signal(signum, frame) -> None:
+    # A plain exit runs the finally blocks and atexit, which stop the servers.
+    sys.exit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> None:
+    options = parse_options(argv)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    signal.signal(signal.SIGHUP, _stop_on_signal)
+    settings = Settings(
+        size=options.size_mib * MiB,
+        small_uploads=options.uploads,
+        repeats=options.repeats,
+        wrk_seconds=options.wrk_seconds,
+        folder_files=options.files,
+    )
+    names = [name.strip() for name in options.servers.split(",")]
+    with tempfile.TemporaryDirectory(prefix="vault-bench-", dir=options.tmp) as tmp:
+        workdir = Path(tmp)
+        description = machine.describe(workdir)
+        try:
+            results = measure(workdir, settings, names)
+        finally:
+            stop_all()
+    print(report.console(results, settings))
+    if options.output:
+        page = report.document(results, settings, description, options.quick)
+        report.write_document(options.output, page)
+        print(f"\nwrote {options.output}")
+
+
+if __name__ == "__main__":
+    main()

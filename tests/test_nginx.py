@@ -1,0 +1,439 @@
+"""vault behind a real nginx, configured with the shipped docs/deploy/nginx.conf.
+
+gunicorn serves vault with VAULT_ACCEL_REDIRECT=/protected/; nginx (Debian's
+package, run as whoever runs the tests) serves the shipped server block on a
+free port, with only its ports and storage path changed. vault checks access
+and writes the headers; nginx sends the bytes and answers Range.
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests import factories
+from tests.conftest import PASSWORD, TEST_DATABASE_URL
+from tests.servers import free_port, wait_until_answering
+from tests.test_shares_public import link_row, make_link
+from vault import create_app
+from vault.extensions import db
+from vault.models import Node
+
+NGINX = Path("/usr/sbin/nginx")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_CONFIG = PROJECT_ROOT / "docs" / "deploy" / "nginx.conf"
+BOUNDARY = "nginxtestboundary"
+# Not a multiple of anything, and no two ranges alike.
+CONTENT = random.Random(6).randbytes(3 * 1024 * 1024 + 123)
+
+pytestmark = pytest.mark.skipif(
+    not NGINX.exists(),
+    reason="needs Debian's nginx (/usr/sbin/nginx): apt-get install nginx",
+)
+
+
+def server_block(storage_dir: str, nginx_port: int, vault_port: int) -> str:
+    """Return the shipped server block with the test's ports and storage path."""
+    text = SHIPPED_CONFIG.read_text()
+    replacements = {
+        "listen 80;": f"listen 127.0.0.1:{nginx_port};",
+        "listen [::]:80;": "",
+        "server 127.0.0.1:8000;": f"server 127.0.0.1:{vault_port};",
+        "alias /srv/vault/instance/storage/;": f"alias {storage_dir}/;",
+    }
+    for shipped, ours in replacements.items():
+        assert shipped in text, f"docs/deploy/nginx.conf no longer has {shipped!r}"
+        text = text.replace(shipped, ours)
+    return text
+
+
+def main_config(run_dir: Path, server: str) -> str:
+    """Wrap a server block the way Debian's nginx.conf does, with paths in run_dir.
+
+    One process, in the foreground, as the current user: no root needed, and
+    the process we start is the one we stop. The access log records whether
+    vault handed the request over, and where.
+    """
+    temp_paths = "\n".join(
+        f"    {kind}_temp_path {run_dir / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return f"""
+daemon off;
+master_process off;
+pid {run_dir / "nginx.pid"};
+error_log {run_dir / "error.log"} notice;
+events {{
+    worker_connections 64;
+}}
+http {{
+    default_type application/octet-stream;
+    log_format handover '$request_method $request_uri $status '
+                        'accel=$upstream_http_x_accel_redirect';
+    access_log {run_dir / "access.log"} handover;
+{temp_paths}
+{server}
+}}
+"""
+
+
+def nginx_command(run_dir: Path, *options: str) -> list[str]:
+    return [
+        str(NGINX),
+        "-p",
+        f"{run_dir}/",
+        "-c",
+        str(run_dir / "nginx.conf"),
+        "-e",
+        str(run_dir / "error.log"),
+        *options,
+    ]
+
+
+def assert_nginx_accepts(run_dir: Path) -> None:
+    checked = subprocess.run(  # noqa: S603 (our own nginx, fixed arguments)
+        nginx_command(run_dir, "-t"), capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stderr
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+    # nginx's access log line for the request: method, URL, status and
+    # "accel=" followed by the X-Accel-Redirect vault answered with, or "-".
+    logged: str
+
+
+class Servers:
+    def __init__(self, app, nginx_port: int, run_dir: Path):
+        self.app = app
+        self.port = nginx_port
+        self.access_log = run_dir / "access.log"
+
+    def request(self, method, path, headers=None, body=None) -> Answer:
+        """Send one request through nginx and wait for its access log line."""
+        logged_before = len(self._log_lines())
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            status, answer_headers, content = (
+                response.status,
+                response.headers,
+                response.read(),
+            )
+        finally:
+            connection.close()
+        return Answer(status, answer_headers, content, self._next_line(logged_before))
+
+    def _log_lines(self) -> list[str]:
+        return self.access_log.read_text().splitlines()
+
+    def _next_line(self, seen: int) -> str:
+        # nginx logs a request just after its last byte is sent: wait for it.
+        # One nginx process and one request at a time: the next line is ours.
+        deadline = time.monotonic() + 5
+        while (lines := self._log_lines())[seen:] == []:
+            assert time.monotonic() < deadline, "nginx did not log the request"
+            time.sleep(0.01)
+        return lines[seen]
+
+
+@pytest.fixture(scope="module")
+def served_app(tmp_path_factory):
+    """An app of its own for the module: starting the servers once keeps it quick."""
+    root = tmp_path_factory.mktemp("served")
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test secret key",
+            "DATABASE_URL": TEST_DATABASE_URL or f"sqlite:///{root / 'vault.db'}",
+            "STORAGE_DIR": str(root / "storage"),
+            "PASSWORD_HASH_PROFILE": "CHEAPEST",
+        }
+    )
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def people(served_app):
+    """alice and bob, with a bearer token each."""
+    with served_app.app_context():
+        users = {
+            name: factories.create_user(f"{name}@example.com", PASSWORD)
+            for name in ("alice", "bob")
+        }
+        return {
+            name: (user, {"Authorization": f"Bearer {factories.create_token(user)}"})
+            for name, user in users.items()
+        }
+
+
+@pytest.fixture(scope="module")
+def servers(served_app, tmp_path_factory):
+    """vault under gunicorn with X-Accel-Redirect, behind nginx; both stopped after."""
+    app = served_app
+    run_dir = tmp_path_factory.mktemp("nginx")
+    vault_port, nginx_port = free_port(), free_port()
+    storage_dir = os.path.abspath(app.config["STORAGE_DIR"])
+    (run_dir / "nginx.conf").write_text(
+        main_config(run_dir, server_block(storage_dir, nginx_port, vault_port))
+    )
+    assert_nginx_accepts(run_dir)
+
+    environment = {
+        **os.environ,
+        "VAULT_BIND": f"127.0.0.1:{vault_port}",
+        "VAULT_WORKERS": "1",
+        "VAULT_THREADS": "4",
+        "VAULT_DATABASE_URL": app.config["DATABASE_URL"],
+        "VAULT_STORAGE_DIR": storage_dir,
+        "VAULT_SECRET_KEY": app.config["SECRET_KEY"],
+        "VAULT_ACCEL_REDIRECT": "/protected/",
+        "VAULT_TRUSTED_PROXIES": "1",
+    }
+    gunicorn_log = run_dir / "gunicorn.log"
+    nginx_log = run_dir / "error.log"
+    processes = []
+    try:
+        with gunicorn_log.open("w") as log:
+            processes.append(
+                subprocess.Popen(  # noqa: S603 (our own server, fixed arguments)
+                    [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
+                    + ["wsgi:app"],
+                    cwd=PROJECT_ROOT,
+                    env=environment,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        processes.append(
+            subprocess.Popen(  # noqa: S603 (our own nginx, fixed arguments)
+                nginx_command(run_dir),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        wait_until_answering(vault_port, processes[0], gunicorn_log)
+        wait_until_answering(nginx_port, processes[1], nginx_log)
+        yield Servers(app, nginx_port, run_dir)
+    finally:
+        for process in reversed(processes):
+            stop(process)
+
+
+def multipart(name: str, content: bytes) -> tuple[dict, bytes]:
+    body = (
+        f"--{BOUNDARY}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    body += content + f"\r\n--{BOUNDARY}--\r\n".encode()
+    return {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}, body
+
+
+def upload_through(servers, person, name, content) -> Node:
+    """Upload a file through nginx with the API; return its row."""
+    user, headers = person
+    form_headers, body = multipart(name, content)
+    answer = servers.request("POST", "/api/v1/files", {**headers, **form_headers}, body)
+    assert answer.status == 201, answer.body
+    file_id = json.loads(answer.body)["files"][0]["id"]
+    with servers.app.app_context():
+        file = db.session.get(Node, file_id)
+        db.session.expunge(file)
+        return file
+
+
+def test_nginx_accepts_the_shipped_config(tmp_path):
+    server = server_block(str(tmp_path / "storage"), free_port(), free_port())
+    (tmp_path / "nginx.conf").write_text(main_config(tmp_path, server))
+
+    assert_nginx_accepts(tmp_path)
+
+
+def test_nginx_sends_the_file_with_our_headers(people, servers):
+    file = upload_through(servers, people["alice"], "résumé 2024.zip", CONTENT)
+
+    answer = servers.request(
+        "GET", f"/api/v1/files/{file.id}/content", people["alice"][1]
+    )
+
+    assert answer.status == 200
+    assert hashlib.sha256(answer.body).hexdigest() == file.sha256
+    assert answer.body == CONTENT
+    assert answer.logged == (
+        f"GET /api/v1/files/{file.id}/content 200 accel=/protected/{file.storage_key}"
+    )
+    headers = answer.headers
+    assert headers["Content-Length"] == str(len(CONTENT))
+    assert headers["Content-Type"] == "application/zip"
+    assert headers["Content-Disposition"] == (
+        'attachment; filename="r_sum_ 2024.zip"; '
+        "filename*=UTF-8''r%C3%A9sum%C3%A9%202024.zip"
+    )
+    assert headers["Content-Security-Policy"] == "sandbox; frame-ancestors 'self'"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Cache-Control"] == "private, no-cache"
+    assert headers["ETag"] == f'"{file.sha256}"'
+    assert headers.get_all("Accept-Ranges") == ["bytes"]
+    assert "X-Accel-Redirect" not in headers
+
+
+def test_nginx_answers_range_requests(people, servers):
+    file = upload_through(servers, people["alice"], "clip.mp4", CONTENT)
+    url, headers = f"/api/v1/files/{file.id}/content", people["alice"][1]
+    size, tail_start = len(CONTENT), len(CONTENT) - 1024 * 1024
+    etag = f'"{file.sha256}"'
+
+    tail = servers.request("GET", url, {**headers, "Range": "bytes=-1048576"})
+    middle = servers.request(
+        "GET", url, {**headers, "Range": "bytes=1000-1999", "If-Range": etag}
+    )
+    stale = servers.request(
+        "GET", url, {**headers, "Range": "bytes=1000-1999", "If-Range": '"old"'}
+    )
+    beyond = servers.request("GET", url, {**headers, "Range": f"bytes={size}-"})
+
+    assert (tail.status, tail.body) == (206, CONTENT[tail_start:])
+    assert tail.headers["Content-Range"] == f"bytes {tail_start}-{size - 1}/{size}"
+    assert tail.headers["Content-Security-Policy"] == "sandbox; frame-ancestors 'self'"
+    assert tail.headers["X-Content-Type-Options"] == "nosniff"
+    assert (middle.status, middle.body) == (206, CONTENT[1000:2000])
+    assert (stale.status, stale.body) == (200, CONTENT)
+    assert beyond.status == 416
+    assert beyond.headers["Content-Range"] == f"bytes */{size}"
+    # vault handed each one over whole; nginx cut the ranges.
+    for answer in (tail, middle, stale, beyond):
+        assert answer.logged.endswith(f" accel=/protected/{file.storage_key}")
+
+
+def test_conditional_requests_are_answered_by_vault(people, servers):
+    file = upload_through(servers, people["alice"], "notes.txt", b"hello nginx\n")
+    url, headers = f"/api/v1/files/{file.id}/content", people["alice"][1]
+    first = servers.request("GET", url, headers)
+
+    again = servers.request(
+        "GET", url, {**headers, "If-None-Match": first.headers["ETag"]}
+    )
+    since = servers.request(
+        "GET", url, {**headers, "If-Modified-Since": first.headers["Last-Modified"]}
+    )
+
+    assert first.body == b"hello nginx\n"
+    for answer in (again, since):
+        assert (answer.status, answer.body) == (304, b"")
+        assert answer.logged.endswith(" 304 accel=-")
+
+
+def test_the_protected_location_is_not_reachable_from_outside(people, servers):
+    file = upload_through(servers, people["alice"], "notes.txt", b"secret\n")
+
+    answer = servers.request("GET", f"/protected/{file.storage_key}")
+
+    assert answer.status == 404
+    assert b"secret" not in answer.body
+
+
+def test_someone_elses_file_is_not_found_behind_nginx(people, servers):
+    file = upload_through(servers, people["alice"], "notes.txt", b"secret\n")
+
+    answer = servers.request(
+        "GET", f"/api/v1/files/{file.id}/content", people["bob"][1]
+    )
+
+    assert answer.status == 404
+    assert b"secret" not in answer.body
+    assert answer.logged.endswith(" 404 accel=-")
+
+
+def test_a_share_link_counts_a_whole_download_not_a_part(served_app, people, servers):
+    file = upload_through(servers, people["alice"], "clip.mp4", CONTENT)
+    link = make_link(served_app, people["alice"][0], file, max_downloads=2)
+    url = f"{link.url}/download"
+
+    part = servers.request("GET", url, {"Range": "bytes=0-99"})
+    whole = servers.request("GET", url)
+
+    assert (part.status, part.body) == (206, CONTENT[:100])
+    assert (whole.status, whole.body) == (200, CONTENT)
+    assert whole.headers["Referrer-Policy"] == "no-referrer"
+    assert whole.headers["X-Robots-Tag"] == "noindex"
+    assert whole.headers["Cache-Control"] == "private, no-store"
+    assert link_row(served_app, link).download_count == 1
+
+
+SMALL = CONTENT[:100_000]
+CURRENT_ETAG, CURRENT_DATE = "<the current ETag>", "<the current Last-Modified>"
+
+
+@pytest.mark.parametrize(
+    "range_header, if_range, status",
+    [
+        ("bytes=0-", None, 206),
+        ("bytes=0-99", None, 206),
+        ("bytes=-100", None, 206),
+        (f"bytes=-{2 * len(SMALL)}", None, 206),
+        (f"bytes={len(SMALL)}-", None, 416),
+        ("bytes=-0", None, 416),
+        ("bytes=5-3", None, 416),
+        ("bytes=0-1,5-9", None, 200),
+        ("BYTES=0-99", None, 206),
+        ("bytes=0 - 99", None, 206),
+        ("bytes = 0-99", None, 200),
+        ("items=0-99", None, 200),
+        ("bytes=0-99", CURRENT_ETAG, 206),
+        ("bytes=0-99", CURRENT_DATE, 206),
+        ("bytes=0-99", '"old"', 200),
+        ("bytes=0-99", f"W/{CURRENT_ETAG}", 200),
+        ("bytes=0-99", "Thu, 01 Jan 2099 00:00:00 GMT", 200),
+        ("bytes=0-99", "garbage", 200),
+    ],
+)
+def test_a_share_link_counts_exactly_what_nginx_sends_whole(
+    served_app, people, servers, range_header, if_range, status
+):
+    file = upload_through(servers, people["alice"], "clip.mp4", SMALL)
+    link = make_link(served_app, people["alice"][0], file, max_downloads=5)
+    url = f"{link.url}/download"
+    validators = servers.request("HEAD", url).headers
+    headers = {"Range": range_header}
+    if if_range is not None:
+        headers["If-Range"] = if_range.replace(
+            CURRENT_ETAG, validators["ETag"]
+        ).replace(CURRENT_DATE, validators["Last-Modified"])
+
+    answer = servers.request("GET", url, headers)
+
+    assert answer.status == status
+    assert link_row(served_app, link).download_count == (answer.body == SMALL)

@@ -1,0 +1,3 @@
+from vault.admin.views import bp
+
+__all__ = ["bp"]

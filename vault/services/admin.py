@@ -1,0 +1,429 @@
+"""Administration: the rules every admin front end (pages, API, CLI) shares.
+
+Every function that changes an account takes the acting administrator (None is
+the command line), records an audit event and commits it with the change.
+"""
+
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import case, delete, func, select, update
+
+from vault import security
+from vault.errors import BadRequest, Conflict, NotFound, VaultError
+from vault.extensions import db
+from vault.models import Node, PasswordReset, User, UserSession, utcnow
+from vault.services import accounts, audit, quotas
+
+# The audit log is read through here too: one module for every admin front end.
+from vault.services.audit import EventPage, list_events, page_numbers  # noqa: F401
+from vault.storage import get_storage
+from vault.text import is_object_id
+
+USER_SORTS = ("usage", "email", "quota", "files", "last_login", "created")
+RESET_LIFETIME = timedelta(hours=1)
+MAX_QUOTA = 2**63 - 1  # what the BIGINT column holds
+# Mark "not given" where None already means "unlimited".
+DEFAULT = object()
+UNCHANGED = object()
+
+LIVE_FILE = (Node.is_folder.is_(False), Node.trashed_at.is_(None))
+TRASHED_FILE = (Node.is_folder.is_(False), Node.trashed_at.is_not(None))
+
+
+@dataclass
+class UserRow:
+    user: User
+    file_count: int  # live (not trashed) files
+
+
+@dataclass
+class UserPage:
+    rows: list[UserRow]
+    page: int  # 1-based
+    pages: int
+    total: int
+
+
+@dataclass
+class Totals:
+    users: int
+    files: int  # live files
+    stored_bytes: int  # sum of users.used_bytes (live + trash)
+    trash_bytes: int  # bytes of trashed files
+    disk_free_bytes: int  # on the volume of the storage root
+    disk_total_bytes: int
+
+
+# --- reading -----------------------------------------------------------------
+
+
+def _file_counts():
+    return (
+        select(Node.owner_id, func.count().label("files"))
+        .where(*LIVE_FILE)
+        .group_by(Node.owner_id)
+        .subquery()
+    )
+
+
+def _sort_keys(sort: str, files, descending: bool) -> list:
+    """Return ORDER BY terms; NULLs are placed by hand, the same on every database."""
+    if sort not in USER_SORTS:
+        raise BadRequest(f"Sort by one of: {', '.join(USER_SORTS)}.")
+    if sort == "quota":
+        # Unlimited is more than any quota.
+        keys = [case((User.quota_bytes.is_(None), 1), else_=0), User.quota_bytes]
+    elif sort == "last_login":
+        # Never signed in comes before any sign-in.
+        keys = [case((User.last_login_at.is_(None), 0), else_=1), User.last_login_at]
+    else:
+        keys = [
+            {
+                "usage": User.used_bytes + User.reserved_bytes,
+                "email": User.email,
+                "files": func.coalesce(files.c.files, 0),
+                "created": User.created_at,
+            }[sort]
+        ]
+    ordered = [key.desc() if descending else key.asc() for key in keys]
+    # A stable tie-break, so pages do not overlap.
+    return [*ordered, User.email.asc(), User.id.asc()]
+
+
+def list_users(
+    query: str = "",
+    sort: str = "usage",
+    descending: bool = True,
+    page: int = 1,
+    per_page: int = 50,
+) -> UserPage:
+    """Return one page of accounts with their live file counts, in one query.
+
+    `query` matches part of the email, ignoring case. Raises BadRequest for an
+    unknown sort.
+    """
+    per_page = max(1, per_page)
+    files = _file_counts()
+    where = []
+    if query.strip():
+        where.append(
+            func.lower(User.email).contains(query.strip().lower(), autoescape=True)
+        )
+    order = _sort_keys(sort, files, descending)
+    total = db.session.scalar(select(func.count()).select_from(User).where(*where))
+    page, pages = page_numbers(total, page, per_page)
+    rows = db.session.execute(
+        select(User, func.coalesce(files.c.files, 0))
+        .outerjoin(files, files.c.owner_id == User.id)
+        .where(*where)
+        .order_by(*order)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return UserPage(
+        rows=[UserRow(user, int(count)) for user, count in rows],
+        page=page,
+        pages=pages,
+        total=total,
+    )
+
+
+def _existing_directory(path: str) -> str:
+    # The storage root appears with the first upload; until then its volume is
+    # the one of the nearest folder above it.
+    while not os.path.isdir(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return path
+
+
+def totals() -> Totals:
+    """Return what the whole vault holds, and the room left on its volume."""
+    disk = shutil.disk_usage(_existing_directory(current_app.config["STORAGE_DIR"]))
+    return Totals(
+        users=db.session.scalar(select(func.count()).select_from(User)),
+        files=db.session.scalar(select(func.count()).where(*LIVE_FILE)),
+        stored_bytes=db.session.scalar(select(quotas.total_bytes(User.used_bytes))),
+        trash_bytes=db.session.scalar(
+            select(quotas.total_bytes(Node.size)).where(*TRASHED_FILE)
+        ),
+        disk_free_bytes=disk.free,
+        disk_total_bytes=disk.total,
+    )
+
+
+def get_user(user_id: str) -> User:
+    """Return an account by id; NotFound for a missing or malformed id."""
+    user = db.session.get(User, user_id) if is_object_id(user_id or "") else None
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def get_user_by_email(email: str) -> User:
+    """Return an account by email, ignoring case; NotFound if there is none."""
+    user = db.session.scalar(
+        select(User).where(User.email == (email or "").strip().lower())
+    )
+    if user is None:
+        raise NotFound(f"There is no account with the email {email}.")
+    return user
+
+
+def live_file_count(user: User) -> int:
+    return db.session.scalar(
+        select(func.count()).where(Node.owner_id == user.id, *LIVE_FILE)
+    )
+
+
+# --- changing accounts -------------------------------------------------------
+
+
+def _checked_quota(quota_bytes) -> int | None:
+    if quota_bytes is None:
+        return None
+    if isinstance(quota_bytes, bool) or not isinstance(quota_bytes, int):
+        raise BadRequest("The quota must be a number of bytes, or unlimited.")
+    if quota_bytes < 0:
+        raise BadRequest("The quota cannot be negative.")
+    if quota_bytes > MAX_QUOTA:
+        raise BadRequest("That quota is too large: choose unlimited instead.")
+    return quota_bytes
+
+
+def create_user(
+    actor: User | None,
+    email: str,
+    password: str,
+    *,
+    is_admin: bool = False,
+    quota_bytes: int | None | object = DEFAULT,
+) -> User:
+    """Create an account; without a quota it gets VAULT_DEFAULT_QUOTA.
+
+    Raises BadRequest for a bad email, password or quota, Conflict if the
+    email is taken.
+    """
+    if quota_bytes is DEFAULT:
+        quota_bytes = current_app.config.get("DEFAULT_QUOTA_BYTES")
+    user = accounts.add_user(
+        email, password, is_admin=is_admin, quota_bytes=_checked_quota(quota_bytes)
+    )
+    audit.record(
+        "user.created",
+        actor=actor,
+        target=user,
+        after={
+            "email": user.email,
+            "is_admin": user.is_admin,
+            "quota_bytes": user.quota_bytes,
+        },
+    )
+    db.session.commit()
+    return user
+
+
+def _change_quota(actor: User | None, user: User, quota_bytes) -> None:
+    quota_bytes = _checked_quota(quota_bytes)
+    if quota_bytes != user.quota_bytes:
+        audit.record(
+            "user.quota_changed",
+            actor=actor,
+            target=user,
+            before={"quota_bytes": user.quota_bytes},
+            after={"quota_bytes": quota_bytes},
+        )
+        user.quota_bytes = quota_bytes
+
+
+def _active_admin_ids() -> set[str]:
+    """Lock every admin row and return the ids of the enabled ones.
+
+    Two admins removing each other at the same moment must not both succeed,
+    so the rows are locked before they are counted, until the change commits.
+    A no-op UPDATE does it on every database: PostgreSQL locks the rows (like
+    SELECT ... FOR UPDATE, re-checking them after a wait, so the second change
+    sees the first), and SQLite, which has no row locks and whose driver reads
+    outside transactions, takes its one write lock here rather than later.
+    """
+    rows = db.session.execute(
+        update(User)
+        .where(User.is_admin)
+        .values(is_admin=True)
+        .returning(User.id, User.disabled)
+        .execution_options(synchronize_session=False)
+    )
+    return {row.id for row in rows if not row.disabled}
+
+
+def _keep_an_admin(user: User) -> None:
+    """Raise Conflict if `user` is the last enabled administrator."""
+    if _active_admin_ids() == {user.id}:
+        raise Conflict(
+            f"{user.email} is the last administrator. "
+            "Make someone else an administrator first."
+        )
+
+
+def _not_yourself(actor: User | None, user: User, what: str) -> None:
+    if actor is not None and actor.id == user.id:
+        raise Conflict(f"You cannot {what} your own account.")
+
+
+def _checked_flag(value, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise BadRequest(f"“{name}” must be true or false.")
+    return value
+
+
+def _change_disabled(actor: User | None, user: User, disabled: bool) -> None:
+    if _checked_flag(disabled, "disabled") == user.disabled:
+        return
+    if disabled:
+        _not_yourself(actor, user, "disable")
+        _keep_an_admin(user)
+        # Every browser of the user is signed out now, not at its next visit.
+        db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    audit.record(
+        "user.disabled" if disabled else "user.enabled",
+        actor=actor,
+        target=user,
+        before={"disabled": user.disabled},
+        after={"disabled": disabled},
+    )
+    user.disabled = disabled
+
+
+def _change_admin(actor: User | None, user: User, is_admin: bool) -> None:
+    if _checked_flag(is_admin, "is_admin") == user.is_admin:
+        return
+    if not is_admin:
+        _keep_an_admin(user)
+    audit.record(
+        "user.promoted" if is_admin else "user.demoted",
+        actor=actor,
+        target=user,
+        before={"is_admin": user.is_admin},
+        after={"is_admin": is_admin},
+    )
+    user.is_admin = is_admin
+
+
+def update_user(
+    actor: User | None,
+    user: User,
+    *,
+    quota_bytes: int | None | object = UNCHANGED,
+    disabled: bool | object = UNCHANGED,
+    is_admin: bool | object = UNCHANGED,
+) -> User:
+    """Change an account's quota, status and role, all or none.
+
+    Raises BadRequest for a bad quota, Conflict as set_disabled and set_admin do.
+    """
+    try:
+        if quota_bytes is not UNCHANGED:
+            _change_quota(actor, user, quota_bytes)
+        if disabled is not UNCHANGED:
+            _change_disabled(actor, user, disabled)
+        if is_admin is not UNCHANGED:
+            _change_admin(actor, user, is_admin)
+    except VaultError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return user
+
+
+def set_quota(actor: User | None, user: User, quota_bytes: int | None) -> User:
+    """Set the user's quota (None is unlimited); BadRequest if negative."""
+    return update_user(actor, user, quota_bytes=quota_bytes)
+
+
+def set_disabled(actor: User | None, user: User, disabled: bool) -> User:
+    """Disable an account (signing out all its sessions) or enable it again.
+
+    While disabled, its API tokens and share links stop working; they work
+    again once it is enabled, but its sessions stay signed out. Raises
+    Conflict for your own account or the last enabled administrator.
+    """
+    return update_user(actor, user, disabled=disabled)
+
+
+def set_admin(actor: User | None, user: User, is_admin: bool) -> User:
+    """Make the user an administrator, or remove the role.
+
+    Raises Conflict when that would leave no enabled administrator.
+    """
+    return update_user(actor, user, is_admin=is_admin)
+
+
+def issue_password_reset(
+    actor: User | None, user: User, now: datetime | None = None
+) -> str:
+    """Make a one-time link (/reset/<token>) valid for an hour; return its secret.
+
+    Only a hash is stored; earlier unused links of the user stop working.
+    """
+    now = now or utcnow()
+    token = security.new_token()
+    db.session.execute(
+        delete(PasswordReset).where(
+            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
+        )
+    )
+    reset = PasswordReset(
+        user_id=user.id,
+        token_hash=security.hash_token(token),
+        created_at=now,
+        expires_at=now + RESET_LIFETIME,
+    )
+    db.session.add(reset)
+    audit.record(
+        "password.reset_issued",
+        actor=actor,
+        target=user,
+        after={"expires_at": reset.expires_at.isoformat(timespec="seconds")},
+        now=now,
+    )
+    db.session.commit()
+    return token
+
+
+def delete_user(actor: User | None, user: User, confirmation: str) -> None:
+    """Delete an account with all its files, for good.
+
+    `confirmation` must be the account's email. Raises BadRequest otherwise,
+    Conflict for your own account or the last enabled administrator.
+    """
+    if (confirmation or "").strip().lower() != user.email.lower():
+        raise BadRequest(f"Type {user.email} to confirm the deletion.")
+    _not_yourself(actor, user, "delete")
+    try:
+        _keep_an_admin(user)
+    except Conflict:
+        db.session.rollback()
+        raise
+    audit.record(
+        "user.deleted",
+        actor=actor,
+        target=user,
+        before={
+            "email": user.email,
+            "used_bytes": user.used_bytes,
+            "file_count": live_file_count(user),
+        },
+    )
+    user_id = user.id
+    # Row first, bytes second: the database cascades to files, sessions,
+    # tokens, links and reservations. If removing the bytes fails after the
+    # commit, they are orphans that fsck finds; never rows without bytes.
+    db.session.delete(user)
+    db.session.commit()
+    try:
+        get_storage().delete_namespace(user_id)
+    except OSError:
+        current_app.logger.exception("Could not remove the files of user %s", user_id)

@@ -1,0 +1,194 @@
+"""Writers: bytes on their way into the store, made durable before they count.
+
+A BlobWriter receives one request's upload into a hidden temp file; a
+ResumableWriter appends to a resumable upload over many requests; a
+FinishedUpload turns a completed resumable upload into a blob. Each commits
+with fsync and a rename, so a blob is either whole or absent.
+"""
+
+import errno
+import hashlib
+import os
+
+from vault.errors import VaultError
+
+WRITE_BUFFER = 1024 * 1024
+READ_CHUNK = 1024 * 1024
+HEAD_BYTES = 512
+
+
+class StorageFull(VaultError):
+    status = 507
+    code = "storage_full"
+    message = "The server's storage is full."
+
+
+class BlobWriter:
+    """Receives bytes into a hidden temp file; `commit` makes them a blob.
+
+    The temp file sits next to its final name, so commit is a rename (no copy).
+    SHA-256 and the size are computed on the way; the first bytes are kept for
+    content sniffing.
+    """
+
+    def __init__(self, key: str, final_path: str, temp_path: str):
+        self.key = key
+        self.size = 0
+        self.head = b""
+        self.committed = False
+        self._final_path = final_path
+        self._temp_path = temp_path
+        self._hash = hashlib.sha256()
+        self._file = open(  # noqa: SIM115
+            temp_path, "xb", buffering=WRITE_BUFFER, opener=private_opener
+        )
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def write(self, data: bytes) -> int:
+        if len(self.head) < HEAD_BYTES:
+            self.head += bytes(data[: HEAD_BYTES - len(self.head)])
+        try:
+            self._file.write(data)
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull() from error
+            raise
+        self._hash.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        # Werkzeug rewinds a finished upload part; nothing reads it back.
+        return self.size
+
+    def commit(self) -> None:
+        """Flush to disk and move the blob into place."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self._temp_path, self._final_path)
+        fsync_directory(os.path.dirname(self._final_path))
+        self.committed = True
+
+    def discard(self) -> None:
+        """Drop the partial bytes; harmless after commit or a second call."""
+        if self.committed:
+            return
+        self._file.close()
+        try:
+            os.unlink(self._temp_path)
+        except FileNotFoundError:
+            pass
+
+    close = discard
+
+
+def _raise_storage_full(error: OSError) -> None:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise StorageFull() from error
+
+
+class ResumableWriter:
+    """Appends to the bytes of a resumable upload, from its counted offset on.
+
+    Whatever lies past that offset was written by a request that died before
+    its bytes were made durable and counted: it is cut off first.
+    """
+
+    def __init__(self, path: str, offset: int):
+        self._file = open(path, "r+b", buffering=WRITE_BUFFER)  # noqa: SIM115
+        if os.fstat(self._file.fileno()).st_size < offset:
+            # Bytes we counted are gone (the file was tampered with): the upload
+            # cannot continue, just as if the file were missing.
+            self._file.close()
+            raise FileNotFoundError(errno.ENOENT, "shorter than its offset", path)
+        self.offset = offset
+        self.truncate(offset)
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except OSError as error:
+            _raise_storage_full(error)
+            raise
+        self.offset += len(data)
+
+    def sync(self) -> None:
+        """Make every byte written so far durable."""
+        try:
+            self._file.flush()
+        except OSError as error:
+            _raise_storage_full(error)
+            raise
+        os.fsync(self._file.fileno())
+
+    def truncate(self, offset: int) -> None:
+        """Drop the bytes past `offset`; writing goes on from there."""
+        self._file.truncate(offset)
+        self._file.seek(offset)
+        self.offset = offset
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class FinishedUpload:
+    """A complete resumable upload, seen as a BlobWriter whose bytes are all in.
+
+    The bytes are read once, in large pieces, for their SHA-256 and first
+    bytes; `commit` moves the file into place as a blob, `discard` deletes it.
+    `progress` is called after each piece (a long read must keep its lease).
+    """
+
+    def __init__(self, key: str, final_path: str, path: str, progress=None):
+        self.key = key
+        self.committed = False
+        self._final_path, self._path = final_path, path
+        digest, head, size = hashlib.sha256(), b"", 0
+        with open(path, "rb", buffering=0) as partial:
+            while chunk := partial.read(READ_CHUNK):
+                if len(head) < HEAD_BYTES:
+                    head += chunk[: HEAD_BYTES - len(head)]
+                digest.update(chunk)
+                size += len(chunk)
+                if progress is not None:
+                    progress()
+        self.size, self.head, self.sha256 = size, head, digest.hexdigest()
+
+    def commit(self) -> None:
+        """Flush to disk and move the blob into place."""
+        fd = os.open(self._path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(self._path, self._final_path)
+        fsync_directory(os.path.dirname(self._final_path))
+        self.committed = True
+
+    def discard(self) -> None:
+        """Delete the bytes; harmless after commit or a second call."""
+        if self.committed:
+            return
+        try:
+            os.unlink(self._path)
+        except FileNotFoundError:
+            pass
+
+    close = discard
+
+
+def private_opener(path: str, flags: int) -> int:
+    # Readable by the app's user only, whatever the umask.
+    return os.open(path, flags, 0o600)
+
+
+def fsync_directory(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
