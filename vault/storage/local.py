@@ -349,6 +349,10 @@ class LocalStorage:
             raise FileNotFoundError(path)
         return RangeReader(path, start, stop - start)
 
+    def open_window(self, key: str, start: int, stop: int) -> "FileWindow":
+        """Open bytes [start, stop) of a blob as a file a server can sendfile."""
+        return FileWindow(self._path(key), start, stop)
+
 
 class RangeReader:
     """Iterate over part of a file in large chunks."""
@@ -368,3 +372,31 @@ class RangeReader:
                     break
                 remaining -= len(chunk)
                 yield chunk
+
+
+class FileWindow:
+    """Bytes [start, stop) of a file, for a WSGI server's `wsgi.file_wrapper`.
+
+    The file is open and positioned at `start`, so a server that sends files
+    itself (gunicorn: sendfile(2) of Content-Length bytes from the current
+    position) moves the bytes without Python touching them; a server that
+    reads instead never gets a byte past `stop`.
+    """
+
+    def __init__(self, path: str, start: int, stop: int):
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115
+        self._file.seek(start)
+        self._stop = stop
+
+    def read(self, size: int = -1) -> bytes:
+        left = max(self._stop - self._file.tell(), 0)
+        return self._file.read(left if size < 0 else min(size, left))
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def close(self) -> None:
+        self._file.close()
