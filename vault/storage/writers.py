@@ -11,6 +11,7 @@ import hashlib
 import os
 
 from vault.errors import VaultError
+from vault.storage.hashing import StreamHash
 
 WRITE_BUFFER = 1024 * 1024
 READ_CHUNK = 1024 * 1024
@@ -27,8 +28,8 @@ class BlobWriter:
     """Receives bytes into a hidden temp file; `commit` makes them a blob.
 
     The temp file sits next to its final name, so commit is a rename (no copy).
-    SHA-256 and the size are computed on the way; the first bytes are kept for
-    content sniffing.
+    SHA-256 (on a second thread, see StreamHash) and the size are computed on
+    the way; the first bytes are kept for content sniffing.
     """
 
     def __init__(self, key: str, final_path: str, temp_path: str):
@@ -38,7 +39,7 @@ class BlobWriter:
         self.committed = False
         self._final_path = final_path
         self._temp_path = temp_path
-        self._hash = hashlib.sha256()
+        self._hash = StreamHash()
         self._file = open(  # noqa: SIM115
             temp_path, "xb", buffering=WRITE_BUFFER, opener=private_opener
         )
@@ -71,12 +72,14 @@ class BlobWriter:
         self._file.close()
         os.replace(self._temp_path, self._final_path)
         fsync_directory(os.path.dirname(self._final_path))
+        self._hash.close()  # it ran on during the syncs
         self.committed = True
 
     def discard(self) -> None:
         """Drop the partial bytes; harmless after commit or a second call."""
         if self.committed:
             return
+        self._hash.close()
         self._file.close()
         try:
             os.unlink(self._temp_path)
