@@ -17,7 +17,8 @@ from tests.factories import PNG
 from tests.helpers import blobs, error_of, live_nodes, set_quota
 from vault.extensions import db
 from vault.models import Node, Reservation, ResumableUpload, User, utcnow
-from vault.services import quotas, resumable
+from vault.services import quotas, resumable, upload_hashes
+from vault.storage import writers
 
 URL = "/api/v1/uploads"
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -919,3 +920,71 @@ def test_a_long_request_counts_its_bytes_as_it_goes(app, tus, alice, monkeypatch
     assert tus.offset(url) == 3 * MiB
     assert partial_path(app, alice, url).stat().st_size == 3 * MiB
     assert state(app, alice)["used"] == 0
+
+
+# The file hash, carried from request to request
+
+
+@pytest.fixture
+def rehashes(monkeypatch):
+    """Count how often a finished upload is read again to hash it."""
+    calls = []
+    original = writers._hash_from_start
+
+    def counting(file, progress):
+        calls.append(file.name)
+        return original(file, progress)
+
+    monkeypatch.setattr(writers, "_hash_from_start", counting)
+    return calls
+
+
+def send_in_pieces(tus, url, content: bytes, cuts: list[int]):
+    """PATCH content[cut:next cut] for each cut; return the last response."""
+    for start, stop in zip(cuts, [*cuts[1:], len(content)], strict=True):
+        response = tus.patch(url, content[start:stop], start)
+        assert response.status_code == 204, response.get_data(as_text=True)
+    return response
+
+
+def sha256_of(app, response) -> str:
+    return stored_file(app, response.headers["Upload-File-Id"]).sha256
+
+
+def test_the_hash_goes_on_from_request_to_request(app, tus, rehashes):
+    # Past StreamHash's in-line size, so the hashing thread does the work.
+    content = os.urandom(7 * MiB + 5)
+    url = tus.start(len(content), "data.zip")
+
+    last = send_in_pieces(tus, url, content, [0, 3 * MiB, 5 * MiB + 1])
+
+    assert sha256_of(app, last) == hashlib.sha256(content).hexdigest()
+    assert rehashes == []
+
+
+def test_after_a_request_elsewhere_the_upload_is_read_once_to_hash(app, tus, rehashes):
+    content = os.urandom(2 * MiB)
+    url = tus.start(len(content), "data.zip")
+    tus.patch(url, content[:MiB], 0)
+    # As if another worker process had taken that request: this one has no
+    # hash state for the upload.
+    upload_hashes.forget(upload_id(url))
+
+    last = tus.patch(url, content[MiB:], MiB)
+
+    assert sha256_of(app, last) == hashlib.sha256(content).hexdigest()
+    assert len(rehashes) == 1
+
+
+def test_bytes_refused_midway_leave_the_hash_right(app, tus, rehashes):
+    content = os.urandom(3 * MiB)
+    url = tus.start(len(content), "data.zip")
+    tus.patch(url, content[:MiB], 0)
+    wrong = digest_header("sha1", b"something else")
+
+    refused = tus.patch(url, content[MiB:], MiB, headers={"Upload-Checksum": wrong})
+    last = tus.patch(url, content[MiB:], MiB)
+
+    error_of(refused, 460)
+    assert sha256_of(app, last) == hashlib.sha256(content).hexdigest()
+    assert rehashes == []

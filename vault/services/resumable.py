@@ -25,9 +25,10 @@ from vault.errors import (
 )
 from vault.extensions import db
 from vault.models import Node, ResumableUpload, User, new_id, utcnow
-from vault.services import files, quotas, tree
+from vault.services import files, quotas, tree, upload_hashes
 from vault.services.ownership import get_owned
 from vault.storage import get_storage
+from vault.storage.hashing import StreamHash
 from vault.storage.local import ResumableWriter
 
 # Request bodies are read in pieces this large: small reads are slow under
@@ -251,6 +252,8 @@ def append(
             _receive(state, body, checksum, content_length)
         finally:
             state.writer.close()
+            if state.digest is not None:
+                state.digest.close()
         if state.committed < state.length:
             return Progress(state.committed, state.length, state.expires_at)
         file = _complete(user, state)
@@ -353,6 +356,8 @@ class _Appending:
     committed: int
     expires_at: datetime
     now: datetime
+    # SHA-256 of the bytes written so far, if this process saw them all.
+    digest: StreamHash | None
 
     @classmethod
     def start(cls, upload, lease: _Lease, now: datetime) -> "_Appending":
@@ -377,6 +382,7 @@ class _Appending:
             upload.offset,
             upload.expires_at,
             now,
+            upload_hashes.resume(upload.id, upload.offset),
         )
 
 
@@ -398,10 +404,10 @@ def _receive(
         if state.writer.offset < state.length:
             _keep_what_arrived(state, hasher)
     except BaseException:
-        state.writer.truncate(state.committed)
+        _rewind(state)
         raise
     if hasher is not None and hasher.digest() != checksum.digest:
-        state.writer.truncate(state.committed)
+        _rewind(state)
         raise ChecksumMismatch()
     _checkpoint(state)
 
@@ -411,11 +417,19 @@ def _keep_what_arrived(state: _Appending, hasher) -> None:
     if hasher is None:
         _checkpoint(state)
     else:
-        state.writer.truncate(state.committed)  # a part cannot be verified
+        _rewind(state)  # a part cannot be verified
     raise IncompleteBody(
         "The request body ended before all its bytes arrived; the upload "
         f"has {state.committed} bytes, go on from there."
     )
+
+
+def _rewind(state: _Appending) -> None:
+    """Drop the bytes past the counted offset, and the hash that covers them."""
+    state.writer.truncate(state.committed)
+    if state.digest is not None:
+        state.digest.close()
+        state.digest = None
 
 
 def _copy(state: _Appending, body: Body, hasher) -> None:
@@ -434,6 +448,8 @@ def _copy(state: _Appending, body: Body, hasher) -> None:
             )
         state.lease.keep()
         writer.write(piece)
+        if state.digest is not None:
+            state.digest.update(piece)
         if hasher is not None:
             hasher.update(piece)
         elif CHECKPOINT_BYTES <= writer.offset - state.committed and left > len(piece):
@@ -453,6 +469,8 @@ def _checkpoint(state: _Appending) -> None:
         state.owner_id, state.length, state.reservation_id, state.now, lifetime
     )
     state.committed, state.expires_at = state.writer.offset, expires_at
+    if state.digest is not None:
+        upload_hashes.remember(state.upload_id, state.committed, state.digest)
     if held is None:
         raise quotas.refuse(state.owner_id, state.length)
     if held != state.reservation_id:
@@ -469,8 +487,9 @@ def _checkpoint(state: _Appending) -> None:
 
 def _complete(user: User, state: _Appending) -> Node:
     """Turn the finished bytes into a file; on refusal, remove the whole upload."""
+    sha256 = state.digest.hexdigest() if state.digest is not None else None
     finished = get_storage().finish_resumable(
-        state.owner_id, state.upload_id, progress=state.lease.keep
+        state.owner_id, state.upload_id, sha256=sha256, progress=state.lease.keep
     )
     try:
         [file] = files.store_uploads(
@@ -510,6 +529,7 @@ def _forget(upload_id: str, *conditions):
     ).first()
     # Harmless when the reservation was already charged or released.
     quotas.release(row.reservation_id if row else None)
+    upload_hashes.forget(upload_id)
     return row
 
 

@@ -219,14 +219,18 @@ class LocalStorage:
         return ResumableWriter(self._resumable_path(namespace, upload_id), offset)
 
     def finish_resumable(
-        self, namespace: str, upload_id: str, progress=None
+        self, namespace: str, upload_id: str, sha256: str | None = None, progress=None
     ) -> FinishedUpload:
-        """Return a complete resumable upload, to commit as a new blob."""
+        """Return a complete resumable upload, to commit as a new blob.
+
+        Without its `sha256`, the bytes are read to compute it.
+        """
         name = secrets.token_hex(16)
         return FinishedUpload(
             f"{namespace}/{name}",
             os.path.join(self.root, _check_part(namespace), name),
             self._resumable_path(namespace, upload_id),
+            sha256,
             progress,
         )
 

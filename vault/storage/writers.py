@@ -141,25 +141,29 @@ class ResumableWriter:
 class FinishedUpload:
     """A complete resumable upload, seen as a BlobWriter whose bytes are all in.
 
-    The bytes are read once, in large pieces, for their SHA-256 and first
-    bytes; `commit` moves the file into place as a blob, `discard` deletes it.
-    `progress` is called after each piece (a long read must keep its lease).
+    Unless the caller knows their SHA-256 (hashed as they arrived), the bytes
+    are read once, in large pieces, to hash them; `commit` moves the file into
+    place as a blob, `discard` deletes it. `progress` is called after each
+    piece (a long read must keep its lease).
     """
 
-    def __init__(self, key: str, final_path: str, path: str, progress=None):
+    def __init__(
+        self,
+        key: str,
+        final_path: str,
+        path: str,
+        sha256: str | None = None,
+        progress=None,
+    ):
         self.key = key
         self.committed = False
         self._final_path, self._path = final_path, path
-        digest, head, size = hashlib.sha256(), b"", 0
         with open(path, "rb", buffering=0) as partial:
-            while chunk := partial.read(READ_CHUNK):
-                if len(head) < HEAD_BYTES:
-                    head += chunk[: HEAD_BYTES - len(head)]
-                digest.update(chunk)
-                size += len(chunk)
-                if progress is not None:
-                    progress()
-        self.size, self.head, self.sha256 = size, head, digest.hexdigest()
+            self.head = partial.read(HEAD_BYTES)
+            if sha256 is None:
+                sha256 = _hash_from_start(partial, progress)
+            self.size = os.fstat(partial.fileno()).st_size
+        self.sha256 = sha256
 
     def commit(self) -> None:
         """Flush to disk and move the blob into place."""
@@ -182,6 +186,16 @@ class FinishedUpload:
             pass
 
     close = discard
+
+
+def _hash_from_start(file, progress) -> str:
+    file.seek(0)
+    digest = hashlib.sha256()
+    while chunk := file.read(READ_CHUNK):
+        digest.update(chunk)
+        if progress is not None:
+            progress()
+    return digest.hexdigest()
 
 
 def private_opener(path: str, flags: int) -> int:
