@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from vault.extensions import db
 from vault.models import Node, User, utcnow
@@ -71,10 +71,14 @@ def list_trash(user: User) -> list[TrashItem]:
     return [TrashItem(node, int(size or 0)) for node, size in rows]
 
 
+# Every page and /api/v1/me asks: built once (see tokens._TOKEN_USER).
+_TRASH_BYTES = select(quotas.total_bytes(Node.size)).where(
+    Node.owner_id == bindparam("owner_id"), IN_TRASH
+)
+
+
 def trash_bytes(user: User) -> int:
-    return db.session.scalar(
-        select(quotas.total_bytes(Node.size)).where(Node.owner_id == user.id, IN_TRASH)
-    )
+    return db.session.scalar(_TRASH_BYTES, {"owner_id": user.id})
 
 
 def restore(user: User, node_id: str) -> Node:
