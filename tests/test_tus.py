@@ -5,6 +5,7 @@ import hashlib
 import io
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -14,10 +15,10 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import PASSWORD
 from tests.factories import PNG
-from tests.helpers import blobs, error_of, live_nodes, set_quota
+from tests.helpers import blobs, error_of, live_nodes, nodes, set_quota
 from vault.extensions import db
 from vault.models import Node, Reservation, ResumableUpload, User, utcnow
-from vault.services import quotas, resumable, upload_hashes
+from vault.services import quotas, resumable, tree, upload_hashes
 from vault.storage import writers
 
 URL = "/api/v1/uploads"
@@ -254,6 +255,145 @@ def test_an_upload_lands_in_the_folder_it_names(app, tus, alice, make_folder):
 
     file = stored_file(app, response.headers["Upload-File-Id"])
     assert (file.name, file.parent_id) == ("a.txt", folder.id)
+
+
+# Folder uploads: the path below the folder, as with a multipart upload
+
+
+def folder_named(app, name: str, parent_id=None) -> Node:
+    [folder] = [
+        item
+        for item in live_nodes(app)
+        if item.is_folder and item.name == name and item.parent_id == parent_id
+    ]
+    return folder
+
+
+def test_a_path_creates_its_folders_and_the_file_lands_there(app, tus, alice):
+    url = tus.start(5, "a.txt", path="photos/2024")
+
+    response = tus.patch(url, b"hello", 0)
+
+    photos = folder_named(app, "photos")
+    year = folder_named(app, "2024", photos.id)
+    file = stored_file(app, response.headers["Upload-File-Id"])
+    assert (file.name, file.parent_id) == ("a.txt", year.id)
+    assert list(blobs(app).values()) == [b"hello"]
+    assert state(app, alice) == {**NOTHING, "used": 5, "blobs": 1}
+
+
+def test_a_path_goes_below_the_folder_and_reuses_what_exists(
+    app, tus, alice, make_folder
+):
+    top = make_folder(alice, "Top")
+    existing = make_folder(alice, "a", top.id)
+    url = tus.start(5, "c.txt", folder_id=top.id, path="A/b")
+
+    response = tus.patch(url, b"hello", 0)
+
+    b = folder_named(app, "b", existing.id)
+    assert stored_file(app, response.headers["Upload-File-Id"]).parent_id == b.id
+    assert sorted(item.name for item in live_nodes(app) if item.is_folder) == [
+        "Top",
+        "a",
+        "b",
+    ]
+
+
+@pytest.mark.parametrize("path", ["/a//b/", "a\\b", " a / b ", "a/\x00b\x7f"])
+def test_a_path_is_read_like_the_multipart_path(app, tus, alice, make_folder, path):
+    top = make_folder(alice, "Top")
+    url = tus.start(5, "c.txt", folder_id=top.id, path=path)
+    with app.app_context():
+        assert db.session.get(ResumableUpload, upload_id(url)).path == "a/b"
+
+    response = tus.patch(url, b"hello", 0)
+
+    b = folder_named(app, "b", folder_named(app, "a", top.id).id)
+    assert stored_file(app, response.headers["Upload-File-Id"]).parent_id == b.id
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["..", "a/../b", "a/./b", "a/\x01\x02/b", "a/\u202e/b", "/".join(["x"] * 65)],
+    ids=["dotdot", "dotdot-inside", "dot", "control", "bidi", "too-deep"],
+)
+def test_a_bad_path_is_refused_before_any_byte(app, tus, alice, make_folder, path):
+    top = make_folder(alice, "Top")
+
+    response = tus.create(10, "a.txt", folder_id=top.id, path=path)
+
+    error_of(response, 400)
+    assert "Location" not in response.headers
+    assert state(app, alice) == NOTHING
+    assert [item.name for item in nodes(app)] == ["Top"]
+
+
+def test_a_path_that_is_not_utf8_is_refused(app, tus, alice):
+    header = f"filename {encoded('a.txt')},path " + base64.b64encode(b"\xff").decode()
+
+    response = tus.create(10, "a.txt", headers={"Upload-Metadata": header})
+
+    error_of(response, 400)
+    assert state(app, alice) == NOTHING
+
+
+def test_head_echoes_the_path_with_the_other_metadata(tus, make_folder, alice):
+    top = make_folder(alice, "Top")
+    url = tus.start(10, "notes.txt", folder_id=top.id, path="photos/2024")
+
+    response = tus.head(url)
+
+    assert response.headers["Upload-Metadata"] == metadata(
+        filename="notes.txt", folder_id=top.id, path="photos/2024"
+    )
+
+
+def test_a_file_in_the_way_of_the_path_leaves_nothing_behind(app, tus, alice, upload):
+    upload(alice, "a.txt", b"first")
+    url = tus.start(6, "c.txt", path="a.txt/b")
+
+    response = tus.patch(url, b"second", 0)
+
+    error_of(response, 409, "conflict")
+    assert state(app, alice) == {**NOTHING, "used": 5, "blobs": 1}
+    assert [item.name for item in live_nodes(app)] == ["a.txt"]
+
+
+def test_parallel_completions_into_one_new_path_share_its_folders(
+    app, tus, alice, api_headers, monkeypatch
+):
+    uploads = 4
+    urls = [tus.start(6, f"{number}.txt", path="a/b") for number in range(uploads)]
+    # Every completion looks for "a", finds nothing, and only then creates it:
+    # the barrier makes them all reach that point together.
+    barrier = threading.Barrier(uploads, timeout=10)
+    waited = threading.local()
+    original_insert_folder = tree.insert_folder
+
+    def insert_folder_together(*args, **kwargs):
+        if not getattr(waited, "done", False):
+            waited.done = True
+            barrier.wait()
+        return original_insert_folder(*args, **kwargs)
+
+    monkeypatch.setattr(tree, "insert_folder", insert_folder_together)
+
+    def complete(number):
+        client = Tus(app.test_client(), api_headers(alice))
+        return client.patch(urls[number], f"file {number}".encode(), 0)
+
+    with ThreadPoolExecutor(uploads) as pool:
+        responses = list(pool.map(complete, range(uploads)))
+
+    assert [response.status_code for response in responses] == [204] * uploads
+    folders = [item for item in live_nodes(app) if item.is_folder]
+    assert sorted(folder.name for folder in folders) == ["a", "b"]
+    b = folder_named(app, "b", folder_named(app, "a").id)
+    assert sorted(item.name for item in live_nodes(app) if item.parent_id == b.id) == [
+        f"{number}.txt" for number in range(uploads)
+    ]
+    assert state(app, alice) == {**NOTHING, "used": 6 * uploads, "blobs": uploads}
 
 
 def test_an_upload_that_cannot_fit_is_refused_before_any_byte(app, tus, alice):

@@ -326,6 +326,9 @@ class ResumableUpload(db.Model):
     # Checked and cleaned at creation, like the name of any upload.
     filename: Mapped[str] = mapped_column(String(255))
     folder_id: Mapped[str | None] = mapped_column(String(32))
+    # Folders below folder_id ("a/b", created as needed), like the `path` of a
+    # multipart upload; checked and cleaned at creation.
+    path: Mapped[str] = mapped_column(Text, default="")
     on_conflict: Mapped[str] = mapped_column(String(16), default="rename")
     # The client's Upload-Metadata pairs, base64 values as sent, echoed by HEAD.
     # ("metadata" itself is taken on a declarative model.)

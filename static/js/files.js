@@ -455,18 +455,22 @@
         }
       }
     }
-    const refusal = await quotaRefusal(files, targetId);
+    // Each file's final path, before the quota check: it looks for resumable
+    // uploads by fingerprint, and the path is part of it.
+    const placed = files.map((item) => {
+      const top = item.path.split("/")[0];
+      if (!renamedFolders.has(top)) return item;
+      return { ...item, path: renamedFolders.get(top) + item.path.slice(top.length) };
+    });
+    const refusal = await quotaRefusal(placed, targetId);
     if (refusal) {
       showFlash(refusal, "error");
       return;
     }
     uploads.section.hidden = false;
     uploads.foot.hidden = true;
-    for (const item of files) {
-      let path = item.path;
-      const top = path.split("/")[0];
-      if (renamedFolders.has(top)) path = renamedFolders.get(top) + path.slice(top.length);
-      const task = addTask(item.file, item.name, path, targetId, policy);
+    for (const item of placed) {
+      const task = addTask(item.file, item.name, item.path, targetId, policy);
       task.elsewhere = elsewhere;
       task.where = currentTargetLabel;
     }
@@ -503,7 +507,7 @@
       speed: 0,
       state: "queued",
       xhr: null,
-      resumable: Boolean(file && isResumable(file, path)),
+      resumable: Boolean(file && isResumable(file)),
       tus: null, // the VaultTus.Upload, once started
       holdsSlot: false, // a resumable upload counts in uploads.active while this is true
     };
@@ -691,16 +695,18 @@
   }
 
   /* Big files go in chunks that resume; small ones in one request, which is
-     faster for them (one round trip instead of three). Files inside an
-     uploaded folder keep the one request too: only it carries their "path". */
-  function isResumable(file, path) {
+     faster for them (one round trip instead of three). A file inside an
+     uploaded folder too: its "path" goes in the tus metadata. */
+  function isResumable(file) {
     const settings = resumableSettings();
-    return Boolean(window.VaultTus && window.VaultTus.isSupported && settings.url && !path &&
+    return Boolean(window.VaultTus && window.VaultTus.isSupported && settings.url &&
       file.size > settings.threshold);
   }
 
   /* The same file, for the same person, to the same place: what lets a page
-     find the upload an earlier page started. */
+     find the upload an earlier page started. The path is part of the place, so
+     two "IMG_0001.jpg" of one size in two subfolders never resume into each
+     other. */
   function fingerprintOf(file, folderId, path) {
     return JSON.stringify(["vault", userId, folderId || "", path || "", file.name, file.size, file.lastModified]);
   }
@@ -725,6 +731,7 @@
       metadata: {
         filename: task.file.name,
         folder_id: task.folderId || null,
+        path: task.path || null,
         on_conflict: task.onConflict,
       },
       fingerprint: fingerprintOf(task.file, task.folderId, task.path),

@@ -1,6 +1,7 @@
 """Big files from the folder page: tus in chunks that survive pauses, a dropped
 connection and a reload (static/js/tus.js), while small files keep one request."""
 
+import base64
 import hashlib
 import os
 import re
@@ -13,6 +14,7 @@ from tests.browser.actions import drop_files, row, throttle_uploads
 from tests.browser.conftest import screenshot
 from vault.extensions import db
 from vault.models import Node
+from vault.services import tree
 
 # Lowered from 8 MiB so that a 3 MiB file goes in twelve chunks, quickly.
 THRESHOLD = 64 * 1024
@@ -401,6 +403,121 @@ def test_a_small_file_still_goes_in_one_request(alice_page, traffic):
     posts = [url for method, url, _ in traffic if method == "POST"]
     assert len(posts) == 1 and posts[0].endswith("/api/v1/files")
     assert not any(UPLOADS_URL.search(url) for _, url, _ in traffic)
+
+
+# Big files inside an uploaded folder: tus too, with their path in the metadata.
+
+
+@pytest.fixture
+def big_folder(tmp_path):
+    """A folder "Trip" holding two 3 MiB "backup.tar" in two subfolders.
+
+    Same name, size and date, different bytes: only their path tells them
+    apart. Returns the folder and {folder path: SHA-256} of the two.
+    """
+    trip = tmp_path / "picked" / "Trip"
+    expected = {}
+    for folder in ("photos/2024", "videos"):
+        path = trip / folder / "backup.tar"
+        path.parent.mkdir(parents=True)
+        content = os.urandom(SIZE)
+        path.write_bytes(content)
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+        expected[f"Trip/{folder}"] = hashlib.sha256(content).hexdigest()
+    return trip, expected
+
+
+def pick_folder(page, folder) -> None:
+    """Choose a folder with "Upload folder", as a person would."""
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Upload folder").click()
+    chooser.value.set_files(folder)
+
+
+def creations(requests) -> list[dict]:
+    """The decoded Upload-Metadata of each tus creation (POST /uploads)."""
+    found = []
+    for method, url, headers in requests:
+        if method == "POST" and url.endswith("/api/v1/uploads"):
+            pairs = (
+                pair.partition(" ") for pair in headers["upload-metadata"].split(",")
+            )
+            found.append(
+                {key: base64.b64decode(value).decode() for key, _, value in pairs}
+            )
+    return found
+
+
+def stored_at(app, name) -> dict[str, str]:
+    """{folder path: SHA-256} of every file called `name`."""
+    with app.app_context():
+        return {
+            tree.path_of(db.session.get(Node, node.parent_id)): node.sha256
+            for node in db.session.scalars(select(Node).where(Node.name == name))
+        }
+
+
+def test_big_files_in_an_uploaded_folder_go_in_chunks_to_their_subfolders(
+    app, alice_page, traffic, big_folder
+):
+    page = alice_page
+    trip, expected = big_folder
+    (trip / "notes.txt").write_text("small enough for one request\n")
+
+    pick_folder(page, trip)
+
+    expect(page.get_by_text("Uploaded 3 files.")).to_be_visible()
+    assert stored_at(app, "backup.tar") == expected
+    assert stored_at(app, "notes.txt") == {
+        "Trip": hashlib.sha256(b"small enough for one request\n").hexdigest()
+    }
+    assert sorted((meta["filename"], meta["path"]) for meta in creations(traffic)) == [
+        ("backup.tar", "Trip/photos/2024"),
+        ("backup.tar", "Trip/videos"),
+    ]
+    assert len(patch_offsets(traffic)) == 2 * (SIZE // CHUNK)
+    # Only the small file went in one request.
+    posts = [url for method, url, _ in traffic if method == "POST"]
+    assert sum(url.endswith("/api/v1/files") for url in posts) == 1
+    assert page.evaluate("Object.keys(localStorage)") == []
+
+
+def test_after_a_reload_each_big_file_of_a_folder_resumes_its_own_upload(
+    app, alice_page, traffic, big_folder
+):
+    page = alice_page
+    trip, expected = big_folder
+    cdp = throttle_uploads(page, SLOW)
+    page.on("dialog", lambda dialog: dialog.accept())  # "Leave the page?"
+    patched = set()
+
+    def both_patched(response) -> bool:
+        if is_patch(response):
+            patched.add(response.url)
+        return len(patched) == 2
+
+    with page.expect_response(both_patched):
+        pick_folder(page, trip)
+    page.reload()
+    cdp.detach()
+
+    notice = page.get_by_role("status").filter(has_text="can be resumed")
+    expect(notice).to_contain_text("2 uploads can be resumed")
+    expect(notice).to_contain_text("Trip/photos/2024/backup.tar")
+    expect(notice).to_contain_text("Trip/videos/backup.tar")
+    before_reload = len(traffic)
+
+    pick_folder(page, trip)
+
+    expect(page.get_by_text("Uploaded 2 files.")).to_be_visible()
+    assert stored_at(app, "backup.tar") == expected
+    resumed = [
+        (method, url, headers)
+        for method, url, headers in traffic[before_reload:]
+        if UPLOADS_URL.search(url)
+    ]
+    assert "POST" not in [method for method, _, _ in resumed]
+    assert {url for method, url, _ in resumed if method == "HEAD"} == patched
 
 
 # tus.js on its own, as any page would use it. Starts an upload of `size`

@@ -96,6 +96,7 @@ def create_upload():
         length,
         _text(metadata, "filename", required=True),
         folder_id=_text(metadata, "folder_id"),
+        path=_text(metadata, "path") or "",
         on_conflict=_text(metadata, "on_conflict") or "rename",
         metadata=metadata,
     )

@@ -151,6 +151,7 @@ def create_upload(
     filename: str,
     *,
     folder_id: str | None = None,
+    path: str = "",
     on_conflict: str = "rename",
     metadata: dict | None = None,
     now: datetime | None = None,
@@ -158,12 +159,15 @@ def create_upload(
     """Start an upload of `length` bytes, holding their quota until it expires.
 
     Everything that can be known before the bytes is checked first: the name
-    and its type, the folder, the size. Raises InvalidName, FileTypeNotAllowed,
-    NotFound (folder), BadRequest, UploadTooLarge or QuotaExceeded.
+    and its type, the folder and the path below it, the size. Raises
+    InvalidName, FileTypeNotAllowed, NotFound (folder), BadRequest,
+    UploadTooLarge or QuotaExceeded.
     """
     now = now or utcnow()
     name = files.check_name_allowed(filename)
     folder = tree.get_folder(user, folder_id)
+    # Read as completion will read it, so a bad path fails before any byte.
+    path = "/".join(tree.path_parts(path))
     if on_conflict not in files.CONFLICT_POLICIES:
         raise BadRequest("on_conflict must be rename, replace or fail.")
     _check_length(length)
@@ -177,6 +181,7 @@ def create_upload(
         length=length,
         filename=name,
         folder_id=folder.id if folder else None,
+        path=path,
         on_conflict=on_conflict,
         upload_metadata=metadata or {},
         created_at=now,
@@ -349,6 +354,7 @@ class _Appending:
     reservation_id: str | None
     filename: str
     folder_id: str | None
+    path: str
     on_conflict: str
     lease: _Lease
     writer: ResumableWriter
@@ -376,6 +382,7 @@ class _Appending:
             upload.reservation_id,
             upload.filename,
             upload.folder_id,
+            upload.path,
             upload.on_conflict,
             lease,
             writer,
@@ -496,6 +503,7 @@ def _complete(user: User, state: _Appending) -> Node:
             user,
             [(state.filename, finished)],
             folder=tree.get_folder(user, state.folder_id),
+            path=state.path,
             on_conflict=state.on_conflict,
             now=state.now,
             reservation_id=state.reservation_id,

@@ -105,17 +105,21 @@ def insert_folder(user: User, name: str, parent: Node | None, now: datetime) -> 
     return folder
 
 
-def ensure_path(
-    user: User, folder: Node | None, path: str, now: datetime
-) -> Node | None:
-    """Return the folder at `path` ("a/b") below `folder`, creating what is missing."""
+def path_parts(path: str) -> list[str]:
+    """Return the folder names of a path ("a/b"); raise InvalidName, BadRequest."""
     parts = [
         part for part in (path or "").replace("\\", "/").split("/") if part.strip()
     ]
     if len(parts) > MAX_PATH_PARTS:
         raise BadRequest(f"A folder path may have at most {MAX_PATH_PARTS} levels.")
-    for part in parts:
-        name = names.clean_display_name(part)
+    return [names.clean_display_name(part) for part in parts]
+
+
+def ensure_path(
+    user: User, folder: Node | None, path: str, now: datetime
+) -> Node | None:
+    """Return the folder at `path` ("a/b") below `folder`, creating what is missing."""
+    for name in path_parts(path):
         existing = live_child(user, folder, name)
         if existing is None:
             # No second look: if another upload creates it first, the unique
