@@ -16,5 +16,10 @@ threads = int(os.environ.get("VAULT_THREADS", "8"))
 timeout = 120
 graceful_timeout = 30
 keepalive = 5
+# Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads
+# new connections over them. On one shared socket, whichever worker wakes
+# first takes a burst of connections, and kept-alive clients stay there: one
+# worker would serve them all on one core while the other idles.
+reuse_port = True
 # Headers only: bodies are streamed by the app.
 limit_request_field_size = 16384

@@ -91,6 +91,13 @@ def _configure(app: Flask, test_config: dict | None) -> None:
         path = os.path.join(app.instance_path, "vault.db")
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
     config["SQLALCHEMY_DATABASE_URI"] = _with_driver(config["SQLALCHEMY_DATABASE_URI"])
+    # A database server may drop pooled connections (a restart, an idle
+    # timeout): test each before use. A SQLite file cannot, and the test query
+    # would be a tenth of a small request's time.
+    config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        {"pool_pre_ping": not config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")},
+    )
     config["STORAGE_DIR"] = config["STORAGE_DIR"] or os.path.join(
         app.instance_path, "storage"
     )

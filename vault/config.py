@@ -69,6 +69,5 @@ class DefaultConfig:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     # Static URLs carry a content hash (see views.py), so they may be cached long.
     SEND_FILE_MAX_AGE_DEFAULT = 365 * 24 * 3600
