@@ -161,16 +161,19 @@ def test_client_disconnect_mid_upload_leaves_nothing(app, client, alice, api_hea
     assert_nothing_stored(app)
 
 
-class FillingDisk:
-    """A file that runs out of space after its first megabyte."""
+MiB = 1024 * 1024
 
-    def __init__(self, real_file):
+
+class FillingDisk:
+    """A file that runs out of space after `room` bytes."""
+
+    def __init__(self, real_file, room: int):
         self._file = real_file
-        self._written = 0
+        self._room = room
 
     def write(self, data):
-        self._written += len(data)
-        if self._written > 1024 * 1024:
+        self._room -= len(data)
+        if self._room < 0:
             raise OSError(errno.ENOSPC, "No space left on device")
         return self._file.write(data)
 
@@ -178,12 +181,16 @@ class FillingDisk:
         return getattr(self._file, name)
 
 
-def test_disk_full_removes_partial_bytes(app, client, alice, api_headers, monkeypatch):
+# Small and large uploads (large ones hash on a second thread) alike.
+@pytest.mark.parametrize("size, room", [(4 * MiB, MiB), (24 * MiB, 12 * MiB)])
+def test_disk_full_removes_partial_bytes(
+    app, client, alice, api_headers, monkeypatch, size, room
+):
     headers = api_headers(alice)
     monkeypatch.setattr(
-        writers, "open", lambda *a, **k: FillingDisk(open(*a, **k)), raising=False
+        writers, "open", lambda *a, **k: FillingDisk(open(*a, **k), room), raising=False
     )
-    response = post_body(client, headers, MultipartBody("a.zip", 4 * 1024 * 1024))
+    response = post_body(client, headers, MultipartBody("a.zip", size))
     assert response.status_code == 507
     assert response.get_json()["error"]["code"] == "storage_full"
     assert_nothing_stored(app)
