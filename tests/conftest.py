@@ -29,6 +29,8 @@ def app_config(tmp_path):
         "STORAGE_DIR": str(tmp_path / "storage"),
         "PASSWORD_HASH_PROFILE": "CHEAPEST",
         "MAX_UPLOAD_BYTES": 8 * 1024 * 1024,
+        # No cleanup thread per test app; tests/test_maintenance.py turns it on.
+        "CLEANUP_SECONDS": 0,
     }
 
 

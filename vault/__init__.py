@@ -46,9 +46,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     csrf.init_app(app)
 
-    from vault import storage, views
+    from vault import maintenance, storage, views
 
     storage.init_app(app)
+    # First: its hook must run even when a later one answers the request.
+    maintenance.init_app(app)
     views.init_app(app)
 
     from vault import downloads

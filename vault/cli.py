@@ -10,8 +10,9 @@ from collections.abc import Callable
 import click
 from flask.cli import AppGroup, with_appcontext
 
+from vault import maintenance
 from vault.errors import VaultError
-from vault.services import admin, quotas, resumable, trash
+from vault.services import admin, trash
 from vault.units import format_size, parse_size
 
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -38,8 +39,7 @@ def purge_trash() -> None:
 @with_appcontext
 def cleanup() -> None:
     """Remove expired resumable uploads and release quota nobody renewed."""
-    count, received = resumable.remove_expired()
-    released = quotas.release_expired()
+    count, received, released = maintenance.sweep()
     click.echo(
         f"Removed {count} expired upload{'s' if count != 1 else ''} "
         f"({format_size(received)} received)."

@@ -33,6 +33,8 @@ class DefaultConfig:
     # A resumable (tus) upload, and the quota it holds, lasts this long after
     # its last bytes arrived; `flask --app vault cleanup` removes it then.
     UPLOAD_EXPIRY_HOURS = 24
+    # Each serving process does what `cleanup` does this often (0: never).
+    CLEANUP_SECONDS = 30 * 60
     # The browser sends files above this size with tus, in chunks of this size:
     # small enough to pass a proxy's 100 MB body limit.
     RESUMABLE_THRESHOLD_BYTES = 8 * 1024 * 1024

@@ -1,0 +1,73 @@
+"""Housekeeping the app does by itself, as `flask --app vault cleanup` does.
+
+Every serving process runs a daemon thread, started by its first request, that
+every VAULT_CLEANUP_SECONDS (0 turns it off) removes expired resumable uploads
+and releases quota that dead uploads still hold. Several processes sweeping at
+once is harmless: each row is removed by one of them only, and bytes only by
+the one that removed the row.
+"""
+
+import os
+import threading
+
+from flask import Flask
+
+from vault.extensions import db
+from vault.services import quotas, resumable
+
+
+def init_app(app: Flask) -> None:
+    seconds = app.config["CLEANUP_SECONDS"]
+    if seconds:
+        sweeper = Sweeper(app, seconds)
+        app.extensions["vault.sweeper"] = sweeper
+        app.before_request(sweeper.start)
+
+
+def sweep() -> tuple[int, int, int]:
+    """Remove expired uploads and release expired reservations.
+
+    Return how many uploads, their bytes, and how many reservations.
+    """
+    count, received = resumable.remove_expired()
+    return count, received, quotas.release_expired()
+
+
+class Sweeper:
+    """A thread that sweeps every `seconds`, the first time after one wait."""
+
+    def __init__(self, app: Flask, seconds: float):
+        self._app, self._seconds = app, seconds
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+
+    def start(self) -> None:
+        """Start the thread in this process, unless it runs (cheap: every request)."""
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            # A forked child inherits the flag but not the thread.
+            if self._pid != os.getpid():
+                self._thread = threading.Thread(
+                    target=self._run, name="vault-cleanup", daemon=True
+                )
+                self._thread.start()
+                self._pid = os.getpid()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._seconds):
+            with self._app.app_context():
+                try:
+                    sweep()
+                except Exception:
+                    # The next round tries again; the operator sees why.
+                    self._app.logger.exception("cleanup failed")
+                finally:
+                    db.session.remove()
