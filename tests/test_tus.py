@@ -666,6 +666,9 @@ def test_a_second_request_cannot_write_while_one_holds_the_lease(app, tus, alice
         "Another request is sending bytes to this upload right now."
     )
     error_of(delete, 423, "upload_busy")
+    # If that request died, its lease lapses in 30 s: the client may wait so long.
+    for refused in (patch, delete):
+        assert 29 <= int(refused.headers["Retry-After"]) <= 30
     assert partial_path(app, alice, url).read_bytes() == b""
     # The lease of a request that died lapses.
     set_upload(app, url, locked_until=utcnow() - timedelta(seconds=1))

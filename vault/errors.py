@@ -5,6 +5,8 @@ class VaultError(Exception):
     status = 400
     code = "bad_request"
     message = "The request could not be processed."
+    # Seconds after which trying again may succeed (the Retry-After header).
+    retry_after: int | None = None
 
     def __init__(self, message: str | None = None):
         super().__init__(message or self.message)

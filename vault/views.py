@@ -16,7 +16,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from vault.errors import TooManyAttempts, VaultError
+from vault.errors import VaultError
 from vault.extensions import login_manager
 from vault.services import accounts, filetypes, quotas, trash
 from vault.units import format_size
@@ -89,7 +89,7 @@ def _require_first_admin():
 
 def _vault_error(error: VaultError):
     response = error_response(error.status, error.code, error.message)
-    if isinstance(error, TooManyAttempts):
+    if error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
     return response
 

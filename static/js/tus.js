@@ -37,12 +37,13 @@
   const claimed = new Set();
 
   class TusError extends Error {
-    constructor(message, { status = 0, body = "", cause = null } = {}) {
+    constructor(message, { status = 0, body = "", cause = null, retryAfter = null } = {}) {
       super(message);
       this.name = "TusError";
       this.status = status;
       this.body = body;
       this.cause = cause;
+      this.retryAfter = retryAfter; // ms the server asked us to wait, if it did
     }
 
     /* The server's JSON error ({"error": {"code", "message"}}), if it sent one. */
@@ -178,7 +179,15 @@
     return new TusError(`${what} failed (${response.status}).`, {
       status: response.status,
       body: response.body,
+      retryAfter: retryAfterMs(response.header("Retry-After")),
     });
+  }
+
+  /* Retry-After in seconds (a lock held by a request that died lapses then),
+     capped: a server's word is no reason to sit idle for an hour. */
+  function retryAfterMs(value) {
+    if (value === null || !/^\d+$/.test(value.trim())) return null;
+    return Math.min(Number(value) * 1000, 5 * 60 * 1000);
   }
 
   function offsetFrom(response) {
@@ -563,12 +572,13 @@
       if (this.options.onProgress) this.options.onProgress(sent, this.file.size);
     }
 
-    /* Wait before the next attempt: the next delay in the list (the last one
-       again and again once the list is used up), or until the browser is back
-       online, whichever comes first. Offline, only "online" wakes us. */
+    /* Wait before the next attempt: as long as the server said (Retry-After),
+       else the next delay in the list (the last one again and again once the
+       list is used up), or until the browser is back online, whichever comes
+       first. Offline, only "online" wakes us. */
     async _backOff(run, attempt, error) {
       const delays = this.options.retryDelays;
-      const delay = delays[Math.min(attempt, delays.length - 1)];
+      const delay = error.retryAfter ?? delays[Math.min(attempt, delays.length - 1)];
       const offline = navigator.onLine === false;
       if (this.options.onRetry) this.options.onRetry(offline ? null : delay, error);
       await new Promise((resolve) => {

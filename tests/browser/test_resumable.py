@@ -234,6 +234,39 @@ def test_lost_connections_and_server_errors_are_retried(
     assert patches.count(str(2 * CHUNK)) == 3
 
 
+def test_a_lock_held_by_a_dead_request_is_waited_out_as_the_server_says(
+    app, alice_page, traffic, big_file
+):
+    """After a crash, the dead request's lease lapses when the server says."""
+    page = alice_page
+    page.expected_console_errors = [r"Failed to load resource: .* 423"]
+    path, sha256 = big_file
+    patches = []
+
+    def locked_once(route):
+        if route.request.method == "PATCH":
+            patches.append(route.request.headers["upload-offset"])
+            if patches == [str(0), str(CHUNK)]:
+                route.fulfill(
+                    status=423,
+                    headers={"Retry-After": "4", "Content-Type": "application/json"},
+                    body='{"error": {"code": "upload_busy", "message": "busy"}}',
+                )
+                return
+        route.continue_()
+
+    page.route(UPLOADS_URL, locked_once)
+
+    pick_files(page, path)
+
+    # Not the first step of its own backoff (1 s): the server's 4 s.
+    entry = upload_row(page, "backup.tar")
+    expect(entry).to_contain_text("retrying in 4 s…")
+    expect(page.get_by_text("Uploaded 1 file.")).to_be_visible()
+    assert_stored_whole(app, "backup.tar", sha256)
+    assert patches.count(str(CHUNK)) == 2
+
+
 def test_after_a_reload_picking_the_same_file_resumes_it(
     app, alice_page, traffic, big_file
 ):

@@ -9,6 +9,7 @@ becomes a file through `files.store_uploads`, exactly like any other upload.
 """
 
 import hashlib
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -63,6 +64,18 @@ class UploadBusy(VaultError):
         "Another request is sending bytes to this upload right now. Wait for it "
         "to end, then ask for the offset (HEAD) and go on from there."
     )
+
+    @classmethod
+    def until(cls, locked_until: datetime | None, now: datetime) -> "UploadBusy":
+        """The error, telling when the lease runs out if its holder is gone.
+
+        A request that died (a crashed worker) holds its lease to the end:
+        a client told when can try again then, rather than backing off past it.
+        """
+        error = cls()
+        if locked_until is not None:
+            error.retry_after = max(1, math.ceil((locked_until - now).total_seconds()))
+        return error
 
 
 class LeaseLost(UploadBusy):
@@ -294,8 +307,8 @@ class _Lease:
         ).rowcount
         db.session.commit()
         if not taken:
-            get_upload(user, upload_id, now)  # gone meanwhile: NotFound
-            raise UploadBusy()
+            upload = get_upload(user, upload_id, now)  # gone meanwhile: NotFound
+            raise UploadBusy.until(upload.locked_until, clock)
         return cls(upload_id, until)
 
     def keep(self) -> None:
@@ -545,9 +558,10 @@ def terminate(user: User, upload_id: str, now: datetime | None = None) -> None:
     """Cancel an upload: its bytes, its quota and its row go. Raises NotFound."""
     now = now or utcnow()
     upload = get_upload(user, upload_id, now)
-    if _forget(upload.id, _lease_free(utcnow())) is None:
-        get_upload(user, upload_id, now)  # gone meanwhile: NotFound
-        raise UploadBusy()
+    clock = utcnow()
+    if _forget(upload.id, _lease_free(clock)) is None:
+        upload = get_upload(user, upload_id, now)  # gone meanwhile: NotFound
+        raise UploadBusy.until(upload.locked_until, clock)
     get_storage().delete_resumable(user.id, upload_id)
 
 
