@@ -6,6 +6,7 @@ its timeout) for the whole upload.
 """
 
 import os
+import socket
 
 bind = os.environ.get("VAULT_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
@@ -23,3 +24,32 @@ keepalive = 5
 reuse_port = True
 # Headers only: bodies are streamed by the app.
 limit_request_field_size = 16384
+
+
+def on_starting(server):
+    """Refuse to start where another server already listens.
+
+    With reuse_port the kernel would let a second server (a stale one left
+    running, a deploy that did not stop the old one) bind the same port, and
+    each would silently take part of the connections.
+    """
+    if server.master_pid:
+        return  # an upgrade in place (USR2): the old server hands over
+    for address in server.cfg.bind:
+        _check_free(server, address)
+
+
+def _check_free(server, address: str) -> None:
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        return  # a unix socket: gunicorn checks it itself
+    for family, kind, proto, _, sockaddr in socket.getaddrinfo(
+        host.strip("[]") or None, int(port), type=socket.SOCK_STREAM
+    ):
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(sockaddr)
+            except OSError as error:
+                server.log.error("Cannot listen at %s: %s", address, error.strerror)
+                raise SystemExit(1) from error
