@@ -1,9 +1,11 @@
+import errno
 import os
 import stat
+import threading
 
 import pytest
 
-from vault.storage import LocalStorage
+from vault.storage import LocalStorage, StorageFull, writers
 
 NAMESPACE = "a" * 32
 
@@ -248,3 +250,66 @@ def test_move_to_lost_found_of_something_gone_fails(storage):
     with pytest.raises(FileNotFoundError):
         storage.move_to_lost_found(NAMESPACE, "c" * 32)
     assert not os.path.exists(os.path.join(storage.root, NAMESPACE, "lost+found"))
+
+
+# Bytes made durable in steps while an upload arrives
+
+
+@pytest.fixture
+def synced(monkeypatch):
+    """Record fdatasync calls: (thread name, file size at the time)."""
+    calls = []
+    real = os.fdatasync
+
+    def recording(fd):
+        calls.append((threading.current_thread().name, os.fstat(fd).st_size))
+        return real(fd)
+
+    monkeypatch.setattr(writers, "SYNC_BEHIND_BYTES", 1024 * 1024)
+    monkeypatch.setattr(os, "fdatasync", recording)
+    return calls
+
+
+def test_a_large_blob_is_made_durable_while_it_arrives(storage, synced):
+    piece = os.urandom(256 * 1024)
+    writer = storage.new_writer(NAMESPACE)
+
+    for _ in range(20):  # 5 MiB
+        writer.write(piece)
+    writer.commit()
+
+    assert synced, "no step was made durable before the commit"
+    assert {name for name, _ in synced} == {"sync-behind"}
+    assert all(size >= 1024 * 1024 for _, size in synced)
+    assert b"".join(storage.read_range(writer.key, 0, writer.size)) == piece * 20
+
+
+def test_a_full_disk_seen_by_a_step_fails_the_upload(storage, monkeypatch):
+    monkeypatch.setattr(writers, "SYNC_BEHIND_BYTES", 1024 * 1024)
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fdatasync", full)
+    writer = storage.new_writer(NAMESPACE)
+
+    with pytest.raises(StorageFull):
+        for _ in range(40):
+            writer.write(b"x" * (256 * 1024))
+        writer.commit()
+    writer.discard()
+
+    assert os.listdir(os.path.join(storage.root, NAMESPACE)) == []
+
+
+def test_a_resumable_upload_is_made_durable_in_steps_too(storage, synced):
+    storage.create_resumable(NAMESPACE, "b" * 32)
+    writer = storage.append_resumable(NAMESPACE, "b" * 32, 0)
+
+    writer.write(b"y" * (3 * 1024 * 1024))
+    writer.write(b"y")
+    writer.sync()
+    writer.close()
+
+    assert [name for name, _ in synced] == ["sync-behind"]
+    assert storage.resumable_size(NAMESPACE, "b" * 32) == 3 * 1024 * 1024 + 1

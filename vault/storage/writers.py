@@ -9,11 +9,15 @@ with fsync and a rename, so a blob is either whole or absent.
 import errno
 import hashlib
 import os
+import threading
 
 from vault.errors import VaultError
 from vault.storage.hashing import StreamHash
 
 WRITE_BUFFER = 1024 * 1024
+# While an upload arrives, its bytes are made durable in steps this large on a
+# helper thread (see SyncBehind).
+SYNC_BEHIND_BYTES = 16 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
 HEAD_BYTES = 512
 
@@ -43,6 +47,7 @@ class BlobWriter:
         self._file = open(  # noqa: SIM115
             temp_path, "xb", buffering=WRITE_BUFFER, opener=private_opener
         )
+        self._durable = SyncBehind(self._file)
 
     @property
     def sha256(self) -> str:
@@ -53,9 +58,9 @@ class BlobWriter:
             self.head += bytes(data[: HEAD_BYTES - len(self.head)])
         try:
             self._file.write(data)
+            self._durable.wrote(len(data))
         except OSError as error:
-            if error.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise StorageFull() from error
+            _raise_storage_full(error)
             raise
         self._hash.update(data)
         self.size += len(data)
@@ -67,8 +72,11 @@ class BlobWriter:
 
     def commit(self) -> None:
         """Flush to disk and move the blob into place."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._durable.sync()
+        except OSError as error:
+            _raise_storage_full(error)
+            raise
         self._file.close()
         os.replace(self._temp_path, self._final_path)
         fsync_directory(os.path.dirname(self._final_path))
@@ -80,6 +88,7 @@ class BlobWriter:
         if self.committed:
             return
         self._hash.close()
+        self._durable.close()
         self._file.close()
         try:
             os.unlink(self._temp_path)
@@ -109,11 +118,13 @@ class ResumableWriter:
             self._file.close()
             raise FileNotFoundError(errno.ENOENT, "shorter than its offset", path)
         self.offset = offset
+        self._durable = SyncBehind(self._file)
         self.truncate(offset)
 
     def write(self, data: bytes) -> None:
         try:
             self._file.write(data)
+            self._durable.wrote(len(data))
         except OSError as error:
             _raise_storage_full(error)
             raise
@@ -122,19 +133,20 @@ class ResumableWriter:
     def sync(self) -> None:
         """Make every byte written so far durable."""
         try:
-            self._file.flush()
+            self._durable.sync()
         except OSError as error:
             _raise_storage_full(error)
             raise
-        os.fsync(self._file.fileno())
 
     def truncate(self, offset: int) -> None:
         """Drop the bytes past `offset`; writing goes on from there."""
+        self._durable.close()
         self._file.truncate(offset)
         self._file.seek(offset)
         self.offset = offset
 
     def close(self) -> None:
+        self._durable.close()
         self._file.close()
 
 
@@ -196,6 +208,64 @@ def _hash_from_start(file, progress) -> str:
         if progress is not None:
             progress()
     return digest.hexdigest()
+
+
+class SyncBehind:
+    """Makes a file's bytes durable in steps while more are written.
+
+    Every SYNC_BEHIND_BYTES written, the file's buffer is flushed and
+    fdatasync runs on a helper thread (one at a time): the disk writes the
+    upload as it arrives, and the fsync before a commit waits for the last
+    step only, not for the whole file at once. An error of the helper's
+    (a full disk can show only now) is raised by the next `wrote` or `sync`.
+    """
+
+    def __init__(self, file):
+        self._file = file
+        self._pending = 0
+        self._thread: threading.Thread | None = None
+        self._error: OSError | None = None
+
+    def wrote(self, count: int) -> None:
+        self._pending += count
+        if self._pending < SYNC_BEHIND_BYTES:
+            return
+        self._raise_error()
+        if self._thread is not None and self._thread.is_alive():
+            return  # the disk is behind: the next step takes what piles up
+        self._file.flush()
+        self._pending = 0
+        self._thread = threading.Thread(target=self._sync, name="sync-behind")
+        self._thread.start()
+
+    def sync(self) -> None:
+        """Make every byte written so far durable (flush and fsync)."""
+        self._wait()
+        self._raise_error()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._pending = 0
+
+    def close(self) -> None:
+        """Wait for the helper, dropping its error: the bytes are abandoned."""
+        self._wait()
+        self._error = None
+
+    def _sync(self) -> None:
+        try:
+            os.fdatasync(self._file.fileno())
+        except OSError as error:
+            self._error = error
+
+    def _wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 def private_opener(path: str, flags: int) -> int:
