@@ -21,7 +21,10 @@ def _first(path: str, prefix: str) -> str | None:
 
 def cpu() -> str:
     model = _first("/proc/cpuinfo", "model name") or platform.processor() or "?"
-    return f"{model}, {os.cpu_count()} cores"
+    # SHA-256 runs several times faster with them: every upload is hashed.
+    flags = (_first("/proc/cpuinfo", "flags") or "").split()
+    sha = "with" if "sha_ni" in flags else "without"
+    return f"{model}, {os.cpu_count()} cores, {sha} SHA instructions"
 
 
 def memory() -> str:

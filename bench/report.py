@@ -53,6 +53,9 @@ class Row:
     operations: dict[str, str]  # server -> operation whose figure it shows
     targets: tuple = ()
     notes: dict[str, str] = field(default_factory=dict)  # server -> how
+    # A ratio only where the servers do the same work: a growth of 5 MiB
+    # against one of 0.1 MiB says nothing as a ratio.
+    ratios: bool = True
 
     def cells(self, results: Results) -> dict[str, float | None]:
         return {
@@ -85,6 +88,7 @@ ROWS = (
         "MiB",
         _same("upload_rss"),
         (Limit(16, "MiB"),),
+        ratios=False,
     ),
     Row(
         "Download {size} whole",
@@ -191,8 +195,10 @@ def table_rows(results: Results, settings: Settings) -> list[tuple[str, ...]]:
             (
                 f"{row.label.format(**labels)} ({row.unit})",
                 *(cell(row, server, cells[server]) for server in SERVERS),
-                ratio(cells["vault"], cells["copyparty"]),
-                ratio(cells["vault"], cells["nginx"]),
+                *(
+                    ratio(cells["vault"], cells[peer]) if row.ratios else "–"
+                    for peer in ("copyparty", "nginx")
+                ),
                 ", ".join(target.describe() for target in row.targets),
                 verdict(row, cells),
             )
@@ -323,7 +329,8 @@ METHOD = """\
   tiny GET) on fresh connections, so that no figure times a worker's first
   request of a kind; idle memory is read after it.
 - Servers: vault with `gunicorn -c gunicorn.conf.py wsgi:app` (2 gthread workers,
-  8 threads each) on a fresh SQLite database; copyparty with `--no-thumb -q`,
+  8 threads each, each listening on its own socket) on a fresh SQLite database,
+  sending downloads with sendfile(2); copyparty with `--no-thumb -q`,
   one read-write volume and no index database (`-e2d` off); nginx with 2 workers,
   `sendfile on`, `access_log off`."""
 
