@@ -2,6 +2,7 @@
 
 import html
 import re
+import threading
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -9,6 +10,7 @@ from sqlalchemy import select, update
 from tests.conftest import csrf_token_from
 from vault.extensions import db
 from vault.models import Node, User
+from vault.services import tree
 
 
 def nodes(app) -> list[Node]:
@@ -80,3 +82,22 @@ def error_of(response, status: int, code: str | None = None) -> dict:
     if code is not None:
         assert error["code"] == code
     return error
+
+
+def insert_folders_together(monkeypatch, parties: int) -> None:
+    """Hold each thread's first folder insert until `parties` threads reach it.
+
+    Every upload into a new path looks for the folder, finds nothing, and only
+    then creates it: all of them getting there at once is the worst case.
+    """
+    barrier = threading.Barrier(parties, timeout=10)
+    waited = threading.local()
+    original_insert_folder = tree.insert_folder
+
+    def insert_folder_together(*args, **kwargs):
+        if not getattr(waited, "done", False):
+            waited.done = True
+            barrier.wait()
+        return original_insert_folder(*args, **kwargs)
+
+    monkeypatch.setattr(tree, "insert_folder", insert_folder_together)

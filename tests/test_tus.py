@@ -15,10 +15,17 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import PASSWORD
 from tests.factories import PNG
-from tests.helpers import blobs, error_of, live_nodes, nodes, set_quota
+from tests.helpers import (
+    blobs,
+    error_of,
+    insert_folders_together,
+    live_nodes,
+    nodes,
+    set_quota,
+)
 from vault.extensions import db
 from vault.models import Node, Reservation, ResumableUpload, User, utcnow
-from vault.services import quotas, resumable, tree, upload_hashes
+from vault.services import quotas, resumable, upload_hashes
 from vault.storage import writers
 
 URL = "/api/v1/uploads"
@@ -365,19 +372,7 @@ def test_parallel_completions_into_one_new_path_share_its_folders(
 ):
     uploads = 4
     urls = [tus.start(6, f"{number}.txt", path="a/b") for number in range(uploads)]
-    # Every completion looks for "a", finds nothing, and only then creates it:
-    # the barrier makes them all reach that point together.
-    barrier = threading.Barrier(uploads, timeout=10)
-    waited = threading.local()
-    original_insert_folder = tree.insert_folder
-
-    def insert_folder_together(*args, **kwargs):
-        if not getattr(waited, "done", False):
-            waited.done = True
-            barrier.wait()
-        return original_insert_folder(*args, **kwargs)
-
-    monkeypatch.setattr(tree, "insert_folder", insert_folder_together)
+    insert_folders_together(monkeypatch, uploads)
 
     def complete(number):
         client = Tus(app.test_client(), api_headers(alice))

@@ -1,15 +1,21 @@
 """Uploading into folders, creating paths, and what happens when a name is taken."""
 
 import io
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import csrf_token_from
-from tests.helpers import blobs, error_of, live_nodes, node, nodes, used_bytes
-from vault.services import tree
+from tests.helpers import (
+    blobs,
+    error_of,
+    insert_folders_together,
+    live_nodes,
+    node,
+    nodes,
+    used_bytes,
+)
 
 
 @pytest.fixture
@@ -240,20 +246,8 @@ def test_a_name_in_the_trash_is_free_again(
 def test_parallel_uploads_into_one_new_path_share_its_folders(
     app, alice, headers, monkeypatch
 ):
-    # Every upload looks for "a", finds nothing, and only then creates it: the
-    # barrier makes them all reach that point together, the worst interleaving.
     uploads = 4
-    barrier = threading.Barrier(uploads, timeout=10)
-    waited = threading.local()
-    original_insert_folder = tree.insert_folder
-
-    def insert_folder_together(*args, **kwargs):
-        if not getattr(waited, "done", False):
-            waited.done = True
-            barrier.wait()
-        return original_insert_folder(*args, **kwargs)
-
-    monkeypatch.setattr(tree, "insert_folder", insert_folder_together)
+    insert_folders_together(monkeypatch, uploads)
 
     def upload_one(number):
         client = app.test_client()
