@@ -6,7 +6,8 @@ import time
 import pytest
 
 from tests.test_tus import NOTHING, Tus, expire, state
-from vault import maintenance
+from vault import create_app, maintenance
+from vault.extensions import db
 
 
 @pytest.fixture
@@ -69,13 +70,13 @@ def test_a_failed_sweep_is_logged_and_tried_again(app, client, sweeper, monkeypa
 
 
 def test_zero_turns_it_off(app, app_config):
-    from vault import create_app
+    off = create_app({**app_config, "CLEANUP_SECONDS": 0})
+    off.test_client().get("/login")
 
-    app = create_app({**app_config, "CLEANUP_SECONDS": 0})
-    app.test_client().get("/login")
-
-    assert "vault.sweeper" not in app.extensions
+    assert "vault.sweeper" not in off.extensions
     assert cleanup_threads() == 0
+    with off.app_context():
+        db.engine.dispose()  # its pooled connection, closed now rather than by GC
 
 
 def test_commands_start_no_thread(runner):
