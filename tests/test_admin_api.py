@@ -93,7 +93,9 @@ def test_list_searches_sorts_and_pages(client, alice, make_user, admin_headers):
     assert beyond.get_json()["page"] == 1
 
 
-@pytest.mark.parametrize("query", ["sort=password", "page=abc", "page=-1", "page=0"])
+@pytest.mark.parametrize(
+    "query", ["sort=password", "page=abc", "page=-1", "page=0", "page=²"]
+)
 def test_list_refuses_bad_arguments(client, admin_headers, query):
     error_of(client.get(f"{USERS}?{query}", headers=admin_headers), 400)
 

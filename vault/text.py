@@ -15,3 +15,11 @@ def has_control_characters(text: str) -> bool:
 def is_object_id(text: str) -> bool:
     """Tell whether text has the shape of our ids (see models.new_id)."""
     return bool(_OBJECT_ID.fullmatch(text))
+
+
+def page_number(text: str) -> int | None:
+    """Read a page number from a query string: 1 to 999,999, else None."""
+    # isascii: "²".isdigit() is true, but int("²") fails.
+    if text.isascii() and text.isdigit() and len(text) < 7 and int(text) > 0:
+        return int(text)
+    return None

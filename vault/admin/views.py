@@ -16,6 +16,7 @@ from vault.admin.forms import AUDIT_GROUPS, CreateUserForm, DeleteUserForm, Quot
 from vault.auth.forms import ConfirmForm
 from vault.errors import BadRequest, NotFound, VaultError
 from vault.services import admin, audit, quotas, trash
+from vault.text import page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -54,11 +55,10 @@ def _listing_url(**changes) -> str:
 
 
 def _page_number() -> int:
-    page = request.args.get("page", "1")
-    # isascii: "²".isdigit() is true, but int("²") fails.
-    if not (page.isascii() and page.isdigit() and len(page) < 7 and int(page) > 0):
+    page = page_number(request.args.get("page", "1"))
+    if page is None:
         raise BadRequest("That page number is not valid.")
-    return int(page)
+    return page
 
 
 def _user_listing_args() -> dict:

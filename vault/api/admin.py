@@ -6,6 +6,7 @@ from vault.api.blueprint import bp, json_body, timestamp
 from vault.errors import BadRequest, NotFound
 from vault.models import User
 from vault.services import admin
+from vault.text import page_number
 
 PATCH_FIELDS = {"quota_bytes", "disabled", "is_admin"}
 
@@ -33,10 +34,10 @@ def user_json(user: User, file_count: int) -> dict:
 
 
 def _page_argument() -> int:
-    page = request.args.get("page", "1")
-    if not page.isdigit() or not 0 < int(page) < 2**31:
+    page = page_number(request.args.get("page", "1"))
+    if page is None:
         raise BadRequest("“page” must be a whole number of at least 1.")
-    return int(page)
+    return page
 
 
 @bp.get("/admin/users")

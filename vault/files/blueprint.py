@@ -1,5 +1,7 @@
 from flask import Blueprint, request, url_for
 
+from vault.text import page_number
+
 bp = Blueprint("files", __name__)
 
 SORTS = ("name", "size", "date")
@@ -14,11 +16,10 @@ def folder_url(folder_id: str | None, **args) -> str:
 def listing_args() -> dict:
     """Read sort, order and page from the query string, forgiving bad values."""
     sort = request.args.get("sort", "name")
-    page = request.args.get("page", "1")
     return {
         "sort": sort if sort in SORTS else "name",
         "descending": request.args.get("order") == "desc",
-        "page": int(page) if page.isascii() and page.isdigit() and len(page) < 7 else 1,
+        "page": page_number(request.args.get("page", "1")) or 1,
     }
 
 
