@@ -87,10 +87,16 @@ def _require_first_admin():
     return redirect(url_for("auth.setup"))
 
 
+def retry_after(error: VaultError) -> dict[str, str]:
+    """The Retry-After header an error asks for, if any, to add to its answer."""
+    if error.retry_after is None:
+        return {}
+    return {"Retry-After": str(error.retry_after)}
+
+
 def _vault_error(error: VaultError):
     response = error_response(error.status, error.code, error.message)
-    if error.retry_after is not None:
-        response.headers["Retry-After"] = str(error.retry_after)
+    response.headers.update(retry_after(error))
     return response
 
 

@@ -20,9 +20,10 @@ from vault.auth.forms import (
     ResetPasswordForm,
     TokenForm,
 )
-from vault.errors import TooManyAttempts, VaultError
+from vault.errors import VaultError
 from vault.extensions import csrf
 from vault.services import accounts, tokens
+from vault.views import retry_after
 
 bp = Blueprint("auth", __name__)
 
@@ -57,8 +58,7 @@ def _form_failed(template: str, form, error: VaultError, **context):
         render_template(template, form=form, **context)
     )
     response.status_code = error.status
-    if isinstance(error, TooManyAttempts):
-        response.headers["Retry-After"] = str(error.retry_after)
+    response.headers.update(retry_after(error))
     return response
 
 

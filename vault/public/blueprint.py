@@ -16,12 +16,13 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from vault.errors import Gone, NotFound, TooManyAttempts, VaultError
+from vault.errors import Gone, NotFound, VaultError
 from vault.models import ShareLink, utcnow
 from vault.public.forms import UnlockForm
 from vault.services import share_access
 from vault.services.share_access import PasswordRequired, Visitor
 from vault.units import format_size
+from vault.views import retry_after
 
 bp = Blueprint("public", __name__, url_prefix="/s")
 
@@ -126,8 +127,7 @@ def _vault_error(error: VaultError):
     if isinstance(error, PasswordRequired) and not wants_json():
         return unlock_page(g.share, status=401)
     response = _error_response(error.status, error.code, error.message)
-    if isinstance(error, TooManyAttempts):
-        response.headers["Retry-After"] = str(error.retry_after)
+    response.headers.update(retry_after(error))
     return response
 
 

@@ -2,7 +2,7 @@
 
 from flask import redirect, render_template
 
-from vault.errors import TooManyAttempts, VaultError
+from vault.errors import VaultError
 from vault.extensions import csrf
 from vault.files.blueprint import listing_args
 from vault.public.blueprint import (
@@ -16,6 +16,7 @@ from vault.public.blueprint import (
 )
 from vault.public.forms import SendFilesForm, UnlockForm
 from vault.services import filetypes, share_access, share_uploads, thumbnails, tree
+from vault.views import retry_after
 
 PAGE_SIZE = 200
 
@@ -112,9 +113,6 @@ def unlock(token):
     except VaultError as error:
         form.password.errors.append(error.message)
         response, status = unlock_page(share, form, error.status)
-        headers = {}
-        if isinstance(error, TooManyAttempts):
-            headers["Retry-After"] = str(error.retry_after)
-        return response, status, headers
+        return response, status, retry_after(error)
     remember_unlock(share, stamp)
     return redirect(safe_next(form.next.data, token))
