@@ -290,7 +290,7 @@ def history(app, alice, bob):
 
 def test_list_events_shows_the_newest_first(app, history):
     with app.app_context():
-        page = admin.list_events()
+        page = audit.list_events()
 
         assert [event.action for event in page.events] == history[::-1]
         assert (page.page, page.pages, page.total) == (1, 1, 5)
@@ -307,7 +307,7 @@ def test_list_events_shows_the_newest_first(app, history):
 )
 def test_list_events_filters_by_action_or_prefix(app, history, action, expected):
     with app.app_context():
-        found = admin.list_events(action=action)
+        found = audit.list_events(action=action)
 
         assert [event.action for event in found.events] == expected
 
@@ -315,7 +315,7 @@ def test_list_events_filters_by_action_or_prefix(app, history, action, expected)
 @pytest.mark.parametrize("action", ["user.teleported", "nothing.", "user", "%."])
 def test_list_events_refuses_an_unknown_action(app, history, action):
     with app.app_context(), pytest.raises(BadRequest):
-        admin.list_events(action=action)
+        audit.list_events(action=action)
 
 
 @pytest.mark.parametrize(
@@ -324,13 +324,13 @@ def test_list_events_refuses_an_unknown_action(app, history, action):
 )
 def test_list_events_searches_actor_and_target(app, history, query, count):
     with app.app_context():
-        assert admin.list_events(query=query).total == count
+        assert audit.list_events(query=query).total == count
 
 
 def test_list_events_pages_and_clamps_the_page(app, history):
     with app.app_context():
-        second = admin.list_events(page=2, per_page=2)
-        beyond = admin.list_events(page=50, per_page=2)
+        second = audit.list_events(page=2, per_page=2)
+        beyond = audit.list_events(page=50, per_page=2)
 
         assert [event.action for event in second.events] == history[2:0:-1]
         assert (second.page, second.pages) == (2, 3)
@@ -339,6 +339,6 @@ def test_list_events_pages_and_clamps_the_page(app, history):
 
 def test_list_events_of_an_empty_log(app):
     with app.app_context():
-        page = admin.list_events(page=3)
+        page = audit.list_events(page=3)
 
         assert (page.events, page.page, page.pages, page.total) == ([], 1, 1, 0)

@@ -7,11 +7,10 @@ from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from vault.admin.display import quota_text
 from vault.services.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from vault.services.admin import MAX_QUOTA
 from vault.units import parse_size
 
 QUOTA_HINT = "Write a size like “10 GB” or “500 MiB”, or “unlimited”."
-# The column is a signed 64-bit integer; a bigger number would fail in the database.
-MAX_QUOTA_BYTES = 2**63 - 1
 
 # The audit page's filter: a group of actions by the prefix their names share.
 AUDIT_GROUPS = {
@@ -44,7 +43,8 @@ class QuotaField(StringField):
             self.data = parse_size(self.typed)
         except ValueError as error:
             raise ValueError(QUOTA_HINT) from error
-        if self.data is not None and self.data > MAX_QUOTA_BYTES:
+        # Said next to the field, before the service would refuse it too.
+        if self.data is not None and self.data > MAX_QUOTA:
             raise ValueError("That quota is larger than vault can count.")
 
     @property

@@ -236,7 +236,7 @@ def audit_log():
     query = request.args.get("q", "").strip()[:254]
     return render_template(
         "admin/audit.html",
-        listing=admin.list_events(action=action, query=query, page=_page_number()),
+        listing=audit.list_events(action=action, query=query, page=_page_number()),
         action=action,
         query=query,
         groups=AUDIT_GROUPS,

@@ -175,6 +175,7 @@ def change_password(
     user.password_hash = security.hash_password(new_password)
     audit.record("password.changed", actor=user, target=user, address=client_address)
     revoke_all_sessions(user)
+    db.session.commit()
 
 
 def start_session(user: User, user_agent: str = "", now: datetime | None = None) -> str:
@@ -220,8 +221,8 @@ def end_session(token: str) -> None:
 
 
 def revoke_all_sessions(user: User) -> None:
+    """Sign every browser of the user out (the caller commits)."""
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
-    db.session.commit()
 
 
 def password_reset_for(token: str, now: datetime | None = None) -> PasswordReset:
@@ -281,4 +282,5 @@ def reset_password_with_token(
         now=now,
     )
     revoke_all_sessions(user)
+    db.session.commit()
     return user

@@ -15,11 +15,9 @@ from sqlalchemy import case, delete, func, select, update
 from vault import security
 from vault.errors import BadRequest, Conflict, NotFound, VaultError
 from vault.extensions import db
-from vault.models import Node, PasswordReset, User, UserSession, utcnow
+from vault.models import Node, PasswordReset, User, utcnow
 from vault.services import accounts, audit, quotas
-
-# The audit log is read through here too: one module for every admin front end.
-from vault.services.audit import EventPage, list_events, page_numbers  # noqa: F401
+from vault.services.audit import page_numbers
 from vault.storage import get_storage
 from vault.text import is_object_id
 
@@ -286,7 +284,7 @@ def _change_disabled(actor: User | None, user: User, disabled: bool) -> None:
         _not_yourself(actor, user, "disable")
         _keep_an_admin(user)
         # Every browser of the user is signed out now, not at its next visit.
-        db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+        accounts.revoke_all_sessions(user)
     audit.record(
         "user.disabled" if disabled else "user.enabled",
         actor=actor,
