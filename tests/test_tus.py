@@ -1067,13 +1067,13 @@ def test_a_long_request_counts_its_bytes_as_it_goes(app, tus, alice, monkeypatch
 def rehashes(monkeypatch):
     """Count how often a finished upload is read again to hash it."""
     calls = []
-    original = writers._hash_from_start
+    original = writers.file_sha256
 
-    def counting(file, progress):
+    def counting(file, progress=None):
         calls.append(file.name)
         return original(file, progress)
 
-    monkeypatch.setattr(writers, "_hash_from_start", counting)
+    monkeypatch.setattr(writers, "file_sha256", counting)
     return calls
 
 

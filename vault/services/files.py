@@ -20,6 +20,12 @@ CONFLICT_POLICIES = ("rename", "replace", "fail")
 IS_FILE = Node.is_folder.is_(False)
 
 
+def check_conflict_policy(on_conflict: str) -> None:
+    """Refuse what is none of rename, replace, fail; raises BadRequest."""
+    if on_conflict not in CONFLICT_POLICIES:
+        raise BadRequest("on_conflict must be rename, replace or fail.")
+
+
 def allowed_extensions() -> frozenset[str]:
     configured = current_app.config["ALLOWED_EXTENSIONS"]
     if isinstance(configured, str):
@@ -72,8 +78,7 @@ def store_uploads(
     """
     if not uploads:
         raise BadRequest("Choose at least one file to upload.")
-    if on_conflict not in CONFLICT_POLICIES:
-        raise BadRequest("on_conflict must be rename, replace or fail.")
+    check_conflict_policy(on_conflict)
     named = []
     for raw_name, writer in uploads:
         name = check_name_allowed(raw_name)

@@ -28,13 +28,11 @@ from vault.extensions import db
 from vault.models import Node, ResumableUpload, User, new_id, utcnow
 from vault.services import files, quotas, tree, upload_hashes
 from vault.services.ownership import get_owned
+from vault.services.uploads import BODY_READ_BYTES
 from vault.storage import get_storage
 from vault.storage.hashing import StreamHash
 from vault.storage.local import ResumableWriter
 
-# Request bodies are read in pieces this large: small reads are slow under
-# gunicorn, which copies its buffer on every read.
-READ_CHUNK = 1024 * 1024
 # The lease of a request writing bytes; it is renewed while bytes arrive, so
 # it only lapses when that request died or stalled. After a crash, clients
 # wait at most this long (423) before they may go on.
@@ -181,8 +179,7 @@ def create_upload(
     folder = tree.get_folder(user, folder_id)
     # Read as completion will read it, so a bad path fails before any byte.
     path = "/".join(tree.path_parts(path))
-    if on_conflict not in files.CONFLICT_POLICIES:
-        raise BadRequest("on_conflict must be rename, replace or fail.")
+    files.check_conflict_policy(on_conflict)
     _check_length(length)
     # The user's abandoned uploads give their space back before we count it.
     remove_expired(now, user_id=user.id)
@@ -458,7 +455,7 @@ def _copy(state: _Appending, body: Body, hasher) -> None:
         left = state.length - writer.offset
         # One byte more than fits tells a body that is too long, before any
         # byte past the upload's length is written.
-        piece = body.read(min(READ_CHUNK, left + 1))
+        piece = body.read(min(BODY_READ_BYTES, left + 1))
         if not piece:
             return
         if len(piece) > left:

@@ -18,6 +18,8 @@ INLINE_BYTES = 4 * 1024 * 1024
 # upload holds at most 4 MiB for hashing.
 BATCH_BYTES = 1024 * 1024
 QUEUED = 2
+# Files are read for hashing in pieces this large.
+READ_CHUNK = 1024 * 1024
 
 
 class StreamHash:
@@ -86,3 +88,17 @@ class StreamHash:
         self._thread.join()
         # More bytes start a new thread; the hash is the caller's meanwhile.
         self._thread = self._queue = None
+
+
+def file_sha256(file, progress=None) -> str:
+    """Return the SHA-256 of an open file from its start, read in large pieces.
+
+    `progress` is called after each piece (a long read may need to say so).
+    """
+    file.seek(0)
+    digest = hashlib.sha256()
+    while chunk := file.read(READ_CHUNK):
+        digest.update(chunk)
+        if progress is not None:
+            progress()
+    return digest.hexdigest()

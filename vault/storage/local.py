@@ -6,7 +6,6 @@ bytes stay under their own directory.
 """
 
 import errno
-import hashlib
 import itertools
 import os
 import re
@@ -17,13 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO
 
+from vault.storage.hashing import READ_CHUNK, file_sha256
 from vault.storage.writers import (
-    READ_CHUNK,
     BlobWriter,
     FinishedUpload,
     ResumableWriter,
     StorageFull,
-    fsync_directory,
+    fsync_path,
     private_opener,
 )
 
@@ -207,7 +206,7 @@ class LocalStorage:
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         os.close(private_opener(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
-        fsync_directory(os.path.dirname(path))
+        fsync_path(os.path.dirname(path))
 
     def append_resumable(
         self, namespace: str, upload_id: str, offset: int
@@ -234,13 +233,6 @@ class LocalStorage:
             progress,
         )
 
-    def resumable_size(self, namespace: str, upload_id: str) -> int | None:
-        """Return how many bytes a resumable upload's file holds; None if gone."""
-        try:
-            return os.path.getsize(self._resumable_path(namespace, upload_id))
-        except FileNotFoundError:
-            return None
-
     def delete_resumable(self, namespace: str, upload_id: str) -> None:
         try:
             os.unlink(self._resumable_path(namespace, upload_id))
@@ -249,11 +241,8 @@ class LocalStorage:
 
     def sha256(self, key: str) -> str:
         """Return the SHA-256 of a blob, read in large pieces."""
-        digest = hashlib.sha256()
         with open(self._path(key), "rb", buffering=0) as blob:
-            while chunk := blob.read(READ_CHUNK):
-                digest.update(chunk)
-        return digest.hexdigest()
+            return file_sha256(blob)
 
     def scan(self) -> Iterator[DiskEntry]:
         """Yield every namespace, then what it holds; skip lost+found areas.
@@ -314,8 +303,8 @@ class LocalStorage:
             raise FileNotFoundError(source)
         os.makedirs(directory, mode=0o700, exist_ok=True)
         target = _move_without_replacing(source, directory, name)
-        fsync_directory(os.path.dirname(source))
-        fsync_directory(directory)
+        fsync_path(os.path.dirname(source))
+        fsync_path(directory)
         return target
 
     def lost_found_usage(self) -> tuple[int, int]:

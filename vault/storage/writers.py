@@ -7,18 +7,16 @@ with fsync and a rename, so a blob is either whole or absent.
 """
 
 import errno
-import hashlib
 import os
 import threading
 
 from vault.errors import VaultError
-from vault.storage.hashing import StreamHash
+from vault.storage.hashing import StreamHash, file_sha256
 
 WRITE_BUFFER = 1024 * 1024
 # While an upload arrives, its bytes are made durable in steps this large on a
 # helper thread (see SyncBehind).
 SYNC_BEHIND_BYTES = 16 * 1024 * 1024
-READ_CHUNK = 1024 * 1024
 HEAD_BYTES = 512
 
 
@@ -79,7 +77,7 @@ class BlobWriter:
             raise
         self._file.close()
         os.replace(self._temp_path, self._final_path)
-        fsync_directory(os.path.dirname(self._final_path))
+        fsync_path(os.path.dirname(self._final_path))
         self._hash.close()  # it ran on during the syncs
         self.committed = True
 
@@ -173,19 +171,15 @@ class FinishedUpload:
         with open(path, "rb", buffering=0) as partial:
             self.head = partial.read(HEAD_BYTES)
             if sha256 is None:
-                sha256 = _hash_from_start(partial, progress)
+                sha256 = file_sha256(partial, progress)
             self.size = os.fstat(partial.fileno()).st_size
         self.sha256 = sha256
 
     def commit(self) -> None:
         """Flush to disk and move the blob into place."""
-        fd = os.open(self._path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(self._path)
         os.replace(self._path, self._final_path)
-        fsync_directory(os.path.dirname(self._final_path))
+        fsync_path(os.path.dirname(self._final_path))
         self.committed = True
 
     def discard(self) -> None:
@@ -198,16 +192,6 @@ class FinishedUpload:
             pass
 
     close = discard
-
-
-def _hash_from_start(file, progress) -> str:
-    file.seek(0)
-    digest = hashlib.sha256()
-    while chunk := file.read(READ_CHUNK):
-        digest.update(chunk)
-        if progress is not None:
-            progress()
-    return digest.hexdigest()
 
 
 class SyncBehind:
@@ -273,7 +257,8 @@ def private_opener(path: str, flags: int) -> int:
     return os.open(path, flags, 0o600)
 
 
-def fsync_directory(path: str) -> None:
+def fsync_path(path: str) -> None:
+    """Make a file, or a directory's entries (a rename), durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
