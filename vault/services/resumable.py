@@ -249,10 +249,9 @@ def append(
     upload is then removed entirely).
     """
     now = now or utcnow()
-    upload = get_upload(user, upload_id, now)
     lease = _Lease.take(user, upload_id, now)
     try:
-        db.session.refresh(upload)
+        upload = get_upload(user, upload_id, now)  # read under the lease
         if offset != upload.offset:
             raise OffsetMismatch(upload.offset, offset)
         left = upload.length - upload.offset
@@ -296,6 +295,7 @@ class _Lease:
             update(ResumableUpload)
             .where(
                 ResumableUpload.id == upload_id,
+                ResumableUpload.owner_id == user.id,
                 ResumableUpload.expires_at > now,
                 _lease_free(clock),
             )
@@ -304,7 +304,8 @@ class _Lease:
         ).rowcount
         db.session.commit()
         if not taken:
-            upload = get_upload(user, upload_id, now)  # gone meanwhile: NotFound
+            # Not this user's, or gone: NotFound; else someone holds it.
+            upload = get_upload(user, upload_id, now)
             raise UploadBusy.until(upload.locked_until, clock)
         return cls(upload_id, until)
 
@@ -509,6 +510,8 @@ def _complete(user: User, state: _Appending) -> Node:
         state.owner_id, state.upload_id, sha256=sha256, progress=state.lease.keep
     )
     try:
+        # Still ours, with time to spare for storing the file? (LeaseLost if not.)
+        state.lease.keep()
         [file] = files.store_uploads(
             user,
             [(state.filename, finished)],
