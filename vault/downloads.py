@@ -21,7 +21,7 @@ from vault.models import Node
 from vault.services import filetypes
 from vault.services.archives import Entry
 from vault.storage import get_storage
-from vault.storage.writers import READ_CHUNK
+from vault.storage.hashing import READ_CHUNK
 
 
 @dataclass
@@ -132,9 +132,11 @@ def send_blob(
         response.status_code = 304
         return response
     span = _requested_span(blob, response)
+    whole = span in (None, (0, blob.size))
+    counted = counter if whole and request.method == "GET" else None
     if handoff is not None:
-        return _hand_off(response, handoff, span in (None, (0, blob.size)), counter)
-    return _with_body(blob, response, span, counter)
+        return _hand_off(response, handoff, counted)
+    return _with_body(blob, response, span, counted)
 
 
 def _protect(response: Response) -> None:
@@ -203,10 +205,7 @@ def _handoff_header(key: str) -> tuple[str, str] | None:
 
 
 def _hand_off(
-    response: Response,
-    header: tuple[str, str],
-    whole: bool,
-    counter: DownloadCounter | None,
+    response: Response, header: tuple[str, str], counted: DownloadCounter | None
 ) -> Response:
     """Let the proxy send the bytes: an empty body with our headers and its cue.
 
@@ -219,8 +218,8 @@ def _hand_off(
     """
     name, value = header
     response.headers[name] = value
-    if counter is not None and whole and request.method == "GET":
-        counter.claim()
+    if counted is not None:
+        counted.claim()
     return response
 
 
@@ -228,8 +227,9 @@ def _with_body(
     blob: Blob,
     response: Response,
     span: tuple[int, int] | None,
-    counter: DownloadCounter | None = None,
+    counted: DownloadCounter | None,
 ) -> Response:
+    """Answer with the bytes; `counted` claims (and gives back) a download."""
     start, stop = span or (0, blob.size)
     if span is not None:
         if start >= stop:
@@ -238,11 +238,10 @@ def _with_body(
             return response
         response.status_code = 206
         response.content_range = f"bytes {start}-{stop - 1}/{blob.size}"
-    whole = start == 0 and stop == blob.size
-    if counter is not None and whole and request.method == "GET":
-        counter.claim()
+    if counted is not None:
+        counted.claim()
         body = get_storage().read_range(blob.key, start, stop)
-        response.response = _CountedBody(body, stop - start, counter)
+        response.response = _CountedBody(body, stop - start, counted)
     else:
         response.response = _fast_body(blob.key, start, stop)
     response.direct_passthrough = True
