@@ -40,3 +40,17 @@ def test_engine_options_given_by_the_operator_are_kept(tmp_path):
     )
 
     assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == options
+
+
+@pytest.mark.parametrize("name", ["RESUMABLE_THRESHOLD_BYTES", "RESUMABLE_CHUNK_BYTES"])
+@pytest.mark.parametrize("value", [0, -1, "8 MiB"])
+def test_resumable_sizes_must_be_positive_byte_counts(tmp_path, name, value):
+    with pytest.raises(ValueError, match=f"VAULT_{name} must be a whole number"):
+        create_app(
+            {
+                "DATABASE_URL": f"sqlite:///{tmp_path}/vault.db",
+                "STORAGE_DIR": str(tmp_path / "storage"),
+                "SECRET_KEY": "test",
+                name: value,
+            }
+        )

@@ -113,6 +113,10 @@ def _configure(app: Flask, test_config: dict | None) -> None:
     )
     if config["REGISTRATION"] not in ("open", "closed"):
         raise ValueError("VAULT_REGISTRATION must be 'open' or 'closed'")
+    for name in ("RESUMABLE_THRESHOLD_BYTES", "RESUMABLE_CHUNK_BYTES"):
+        # The browser uploader takes them as they are (templates/files/folder.html).
+        if not (isinstance(config[name], int) and config[name] > 0):
+            raise ValueError(f"VAULT_{name} must be a whole number of bytes above 0")
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
 

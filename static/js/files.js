@@ -16,9 +16,13 @@
   const currentFolderName = manager.dataset.folderName || "My files";
   const maxUpload = Number(manager.dataset.maxUpload) || 0;
   const userId = manager.dataset.userId || "";
-  // Files above this size go in resumable chunks of this size, unless the page
-  // says otherwise (data-resumable-threshold, data-resumable-chunk-size).
-  const RESUMABLE_DEFAULT = 8 * 1024 * 1024;
+  // Files above this size go with tus, in chunks of this size (the template
+  // renders RESUMABLE_THRESHOLD_BYTES and RESUMABLE_CHUNK_BYTES).
+  const resumable = {
+    url: manager.dataset.resumableUrl || "",
+    threshold: Number(manager.dataset.resumableThreshold),
+    chunkSize: Number(manager.dataset.resumableChunkSize),
+  };
   const dialog = document.getElementById("dialog");
   const dialogBody = dialog.querySelector(".dialog-body");
   const selectionForm = document.getElementById("selection");
@@ -685,22 +689,12 @@
 
   /* ---------- Resumable uploads (tus, static/js/tus.js) ---------- */
 
-  /* Read when a file is queued, so a page (or a test) can change them. */
-  function resumableSettings() {
-    return {
-      url: manager.dataset.resumableUrl || "",
-      threshold: Number(manager.dataset.resumableThreshold) || RESUMABLE_DEFAULT,
-      chunkSize: Number(manager.dataset.resumableChunkSize) || RESUMABLE_DEFAULT,
-    };
-  }
-
   /* Big files go in chunks that resume; small ones in one request, which is
      faster for them (one round trip instead of three). A file inside an
      uploaded folder too: its "path" goes in the tus metadata. */
   function isResumable(file) {
-    const settings = resumableSettings();
-    return Boolean(window.VaultTus && window.VaultTus.isSupported && settings.url &&
-      file.size > settings.threshold);
+    return Boolean(window.VaultTus && window.VaultTus.isSupported && resumable.url &&
+      file.size > resumable.threshold);
   }
 
   /* The same file, for the same person, to the same place: what lets a page
@@ -723,10 +717,9 @@
   }
 
   function createResumable(task) {
-    const settings = resumableSettings();
     return new window.VaultTus.Upload(task.file, {
-      endpoint: settings.url,
-      chunkSize: settings.chunkSize,
+      endpoint: resumable.url,
+      chunkSize: resumable.chunkSize,
       headers: { "X-CSRFToken": csrfToken, Accept: "application/json" },
       metadata: {
         filename: task.file.name,
@@ -873,7 +866,7 @@
     button.disabled = true;
     const statuses = await Promise.all(
       entries.map((entry) => window.VaultTus.discard(entry, { "X-CSRFToken": csrfToken })));
-    const dropped = statuses.filter((status) => status === 204 || status === 404 || status === 410).length;
+    const dropped = statuses.filter(window.VaultTus.isGone).length;
     button.disabled = false;
     refreshResumeNotice();
     if (dropped) showFlash(`Discarded ${plural(dropped, "unfinished upload")}.`, "success");

@@ -224,8 +224,7 @@
       try {
         const response = await request("DELETE", url, { headers });
         lastStatus = response.status;
-        if (isGone(response.status)) return response.status;
-        if (!isRetriable(response.status)) return response.status;
+        if (!isRetriable(response.status)) return response.status; // gone, or refused
       } catch (error) {
         if (!(error instanceof TusError)) throw error;
         lastStatus = 0;
@@ -235,6 +234,8 @@
     }
   }
 
+  /* A DELETE's status that leaves nothing on the server: dropped now (204) or
+     already gone (404, 410). */
   function isGone(status) {
     return status === 204 || status === 404 || status === 410;
   }
@@ -270,7 +271,6 @@
         fingerprint: null, // defaults to the endpoint, name, size, date and type
         storeExtra: {}, // kept with the URL, shown by whoever lists stored uploads
         onProgress: null, // (bytesSent, bytesTotal)
-        onChunkComplete: null, // (offset, bytesTotal)
         onRetry: null, // (delayMs or null when waiting to be online, error)
         onSuccess: null, // ({url, fileId})
         onError: null, // (TusError)
@@ -285,7 +285,6 @@
       this.offset = 0;
       this.fileId = null;
       this.running = false;
-      this.resumed = false; // true once an earlier page's upload was found and continued
       this._run = 0; // bumped by pause/abort: a stale run stops at its next step
       this._xhr = null;
       this._wake = null; // ends a retry wait early (the browser came back online)
@@ -410,7 +409,6 @@
         return;
       }
       this.url = entry.url;
-      this.resumed = true;
     }
 
     _remember(expires) {
@@ -439,6 +437,14 @@
 
     _forget() {
       if (this.url) forgetStored(this.fingerprint, this.url);
+    }
+
+    /* The server no longer has this upload (or it is someone else's): forget
+       it, and the next step creates a new one. */
+    _lose() {
+      this._forget();
+      this.url = null;
+      this.offset = 0;
     }
 
     async _send(run, method, url, options = {}) {
@@ -472,7 +478,6 @@
       if (!location) throw new TusError("The server did not say where the upload is (Location).", { status: 201 });
       this.url = new URL(location, new URL(this.options.endpoint, window.location.href)).href;
       this.offset = 0;
-      this.resumed = false;
       this._remember(this._expiresFrom(response));
     }
 
@@ -481,20 +486,14 @@
     async _head(run) {
       const response = await this._send(run, "HEAD", this.url);
       if (response.status === 404 || response.status === 410 || response.status === 403) {
-        this._forget();
-        this.url = null;
-        this.offset = 0;
-        this.resumed = false;
+        this._lose();
         return;
       }
       if (response.status < 200 || response.status >= 300) throw failure(response, "Asking for the upload's offset");
       const length = response.header("Upload-Length");
       if (length !== null && Number(length) !== this.file.size) {
         // The URL belongs to some other upload: start afresh rather than corrupt it.
-        this._forget();
-        this.url = null;
-        this.offset = 0;
-        this.resumed = false;
+        this._lose();
         return;
       }
       this.offset = offsetFrom(response);
@@ -522,9 +521,7 @@
       });
       if (response.status === 404 || response.status === 410) {
         // Expired or removed on the server: _transfer starts a new upload.
-        this._forget();
-        this.url = null;
-        this.offset = 0;
+        this._lose();
         return;
       }
       if (response.status === 409) {
@@ -536,7 +533,6 @@
       this.fileId = response.header("Upload-File-Id") || this.fileId;
       this._renewExpiry(response);
       this._report(this.offset);
-      if (this.options.onChunkComplete) this.options.onChunkComplete(this.offset, this.file.size);
     }
 
     /* A 409 is an offset the server disagrees with: ask for its offset and go
@@ -633,6 +629,7 @@
     TusError,
     storedUploads,
     discard,
+    isGone, // (status of discard() or abort()) the upload is gone from the server
     isSupported: typeof XMLHttpRequest === "function" && typeof Blob === "function" && "slice" in Blob.prototype,
   };
 })();
