@@ -184,7 +184,8 @@ class Client:
     def upload_put(self, source: Path, name: str) -> str:
         raise Unavailable(f"{self.server.name} takes no PUT")
 
-    def upload_tus(self, source: Path, name: str) -> None:
+    def upload_tus(self, source: Path, name: str) -> str:
+        """Upload with tus; return where to download the file from."""
         raise Unavailable(f"{self.server.name} does not speak tus")
 
     def small_batch(self, batch: str) -> str:
@@ -246,7 +247,7 @@ class VaultClient(Client):
         [stored] = answer.json()["files"]
         return Uploaded(f"/api/v1/files/{stored['id']}/content", stored["sha256"])
 
-    def upload_tus(self, source: Path, name: str) -> None:
+    def upload_tus(self, source: Path, name: str) -> str:
         """Upload with tus 1.0.0: create, then PATCH chunks on one connection."""
         size = source.stat().st_size
         metadata = "filename " + base64.b64encode(name.encode()).decode()
@@ -257,24 +258,24 @@ class VaultClient(Client):
         }
         connection = self.connect()
         try:
-            created = self.call(
-                connection, "POST", "/api/v1/uploads", b"", headers, (201, 404, 405)
+            answer = self.call(
+                connection, "POST", "/api/v1/uploads", b"", headers, (201,)
             )
-            if created.status != 201:
-                raise Unavailable(
-                    "vault has no tus endpoint yet "
-                    f"(POST /api/v1/uploads answers {created.status})"
-                )
-            if "Location" not in created.headers:
+            if "Location" not in answer.headers:
                 raise BenchError("vault created a tus upload without a Location")
-            location = urlsplit(created.headers["Location"]).path
+            location = urlsplit(answer.headers["Location"]).path
             offset = 0
             while offset < size:
-                offset = self._patch(connection, location, source, offset, size)
+                answer = self._patch(connection, location, source, offset, size)
+                offset = int(answer.headers["Upload-Offset"])
         finally:
             connection.close()
+        # The request that completes the upload names the file it became.
+        if "Upload-File-Id" not in answer.headers:
+            raise BenchError("vault finished a tus upload without an Upload-File-Id")
+        return f"/api/v1/files/{answer.headers['Upload-File-Id']}/content"
 
-    def _patch(self, connection, location, source, offset, size) -> int:
+    def _patch(self, connection, location, source, offset, size) -> Answer:
         length = min(TUS_CHUNK, size - offset)
         headers = {
             **TUS_HEADERS,
@@ -283,8 +284,7 @@ class VaultClient(Client):
             "Content-Length": str(length),
         }
         body = file_blocks(source, offset, length)
-        answer = self.call(connection, "PATCH", location, body, headers, (204,))
-        return int(answer.headers["Upload-Offset"])
+        return self.call(connection, "PATCH", location, body, headers, (204,))
 
     def small_batch(self, batch: str) -> str:
         connection = self.connect()
@@ -315,6 +315,17 @@ class VaultClient(Client):
         # The session cookie alone, as a browser sends it.
         headers = {"Cookie": self.cookie}
         return self.call(connection, "GET", path, None, headers, auth=False)
+
+    def discard(self, path: str) -> None:
+        # Deleting moves the file to the trash, where it keeps its bytes (and
+        # quota) until deleted from there too.
+        file_id = path.removeprefix("/api/v1/files/").removesuffix("/content")
+        connection = self.connect()
+        try:
+            for target in (f"/api/v1/files/{file_id}", f"/api/v1/trash/{file_id}"):
+                self.call(connection, "DELETE", target, expect=(204,))
+        finally:
+            connection.close()
 
 
 def session_cookie(answer: Answer) -> str:

@@ -175,8 +175,10 @@ def upload_put(context: Context) -> float:
 def upload_tus(context: Context) -> float:
     os.sync()
     started = time.perf_counter()
-    context.client.upload_tus(context.source, f"tus-{context.repeat}.zip")
-    return rate(context.settings.size, time.perf_counter() - started)
+    path = context.client.upload_tus(context.source, f"tus-{context.repeat}.zip")
+    seconds = time.perf_counter() - started
+    context.client.discard(path)
+    return rate(context.settings.size, seconds)
 
 
 def download(context: Context) -> float:
@@ -341,7 +343,8 @@ def warm_up(context: Context, rounds: int = 4) -> None:
             uploaded = client.upload_one_request(context.warm_up_file, name)
             client.download(uploaded.path)
             client.discard(uploaded.path)
-            client.upload_tus(context.warm_up_file, f"warm-up-tus-{number}.zip")
+            name = f"warm-up-tus-{number}.zip"
+            client.discard(client.upload_tus(context.warm_up_file, name))
         connection = client.connect()
         with contextlib.suppress(*FAILURES):
             client.page(connection, client.folder_page(folder))
