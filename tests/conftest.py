@@ -1,14 +1,18 @@
 import os
 import re
-import subprocess
-import sys
-from pathlib import Path
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import func, select
 
 from tests import factories
-from tests.servers import free_port, wait_until_answering
+from tests.servers import (
+    free_port,
+    gunicorn_environment,
+    start_gunicorn,
+    stop,
+    wait_until_answering,
+)
 from vault import create_app
 from vault.extensions import db
 from vault.models import User
@@ -16,12 +20,10 @@ from vault.models import User
 # CI runs the suite a second time against PostgreSQL through this variable.
 TEST_DATABASE_URL = os.environ.get("VAULT_TEST_DATABASE_URL")
 PASSWORD = "correct horse battery"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def app_config(tmp_path):
-    """Configuration for the app under test; tests may change it before `app`."""
+def base_config(tmp_path) -> dict:
+    """Configuration for a test app with its database and storage in tmp_path."""
     return {
         "TESTING": True,
         "SECRET_KEY": "test secret key",
@@ -35,16 +37,31 @@ def app_config(tmp_path):
 
 
 @pytest.fixture
-def app(app_config):
-    app = create_app(app_config)
+def app_config(tmp_path):
+    """Configuration for the app under test; tests may change it before `app`."""
+    return base_config(tmp_path)
+
+
+@contextmanager
+def fresh_app(config):
+    """An app on an empty schema, dropped again (and its pool closed) after."""
+    app = create_app(config)
     with app.app_context():
         db.drop_all()
         db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_config):
+    with fresh_app(app_config) as app:
+        yield app
 
 
 @pytest.fixture
@@ -173,28 +190,17 @@ def as_alice(alice, auth):
 def gunicorn(app, tmp_path):
     """Serve the test database and storage from three gunicorn worker processes."""
     port = free_port()
-    environment = {
-        **os.environ,
-        "VAULT_BIND": f"127.0.0.1:{port}",
-        "VAULT_WORKERS": "3",
-        "VAULT_THREADS": "4",
-        "VAULT_DATABASE_URL": app.config["DATABASE_URL"],
-        "VAULT_STORAGE_DIR": app.config["STORAGE_DIR"],
-        "VAULT_SECRET_KEY": app.config["SECRET_KEY"],
-        "VAULT_MAX_UPLOAD_BYTES": str(app.config["MAX_UPLOAD_BYTES"]),
-    }
-    log = (tmp_path / "gunicorn.log").open("w")
-    server = subprocess.Popen(  # noqa: S603 (our own server, fixed arguments)
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    environment = gunicorn_environment(
+        app,
+        port,
+        workers=3,
+        threads=4,
+        max_upload_bytes=app.config["MAX_UPLOAD_BYTES"],
     )
+    log = tmp_path / "gunicorn.log"
+    server = start_gunicorn(environment, log)
     try:
-        wait_until_answering(port, server, tmp_path / "gunicorn.log")
+        wait_until_answering(port, server, log)
         yield port
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+        stop(server)

@@ -1,9 +1,61 @@
-"""Starting real servers for tests: free ports, and waiting until they answer."""
+"""Starting real servers for tests: free ports, gunicorn, waiting until they answer."""
 
 import http.client
+import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# gunicorn as the README deploys it, run from the project root.
+GUNICORN_COMMAND = [
+    sys.executable,
+    "-m",
+    "gunicorn",
+    "-c",
+    "gunicorn.conf.py",
+    "wsgi:app",
+]
+
+
+def gunicorn_environment(app, port: int, **extra) -> dict[str, str]:
+    """The environment for a gunicorn serving `app`'s database and storage on `port`.
+
+    Each extra setting becomes a VAULT_ variable: workers=3 is VAULT_WORKERS=3.
+    """
+    return {
+        **os.environ,
+        "VAULT_BIND": f"127.0.0.1:{port}",
+        "VAULT_DATABASE_URL": app.config["DATABASE_URL"],
+        "VAULT_STORAGE_DIR": app.config["STORAGE_DIR"],
+        "VAULT_SECRET_KEY": app.config["SECRET_KEY"],
+        **{f"VAULT_{name.upper()}": str(value) for name, value in extra.items()},
+    }
+
+
+def start_gunicorn(environment: dict[str, str], log: Path) -> subprocess.Popen:
+    """Start gunicorn with `environment`, writing its output to `log`."""
+    with log.open("w") as output:
+        return subprocess.Popen(  # noqa: S603 (our own server, fixed arguments)
+            GUNICORN_COMMAND,
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop a process we started: terminate it, and kill it if it will not end."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def wait_until_answering(port: int, process=None, log: Path | None = None) -> None:

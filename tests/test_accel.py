@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import base_config
 from tests.factories import image_bytes
 from tests.helpers import node
 from tests.test_shares_public import (
@@ -288,15 +288,6 @@ def test_the_defaults_hand_nothing_over(tmp_path):
 
 
 # Configuration
-
-
-def base_config(tmp_path) -> dict:
-    return {
-        "TESTING": True,
-        "SECRET_KEY": "test secret key",
-        "DATABASE_URL": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'vault.db'}",
-        "STORAGE_DIR": str(tmp_path / "storage"),
-    }
 
 
 @pytest.mark.parametrize(

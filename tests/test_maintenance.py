@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.test_tus import NOTHING, Tus, expire, state
+from tests.tus import NOTHING, Tus, expire, state
 from vault import create_app, maintenance
 from vault.extensions import db
 

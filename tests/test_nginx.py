@@ -12,7 +12,6 @@ import json
 import os
 import random
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +19,20 @@ from pathlib import Path
 import pytest
 
 from tests import factories
-from tests.conftest import PASSWORD, TEST_DATABASE_URL
-from tests.servers import free_port, wait_until_answering
+from tests.conftest import PASSWORD, base_config, fresh_app
+from tests.helpers import node
+from tests.servers import (
+    PROJECT_ROOT,
+    free_port,
+    gunicorn_environment,
+    start_gunicorn,
+    stop,
+    wait_until_answering,
+)
 from tests.test_shares_public import link_row, make_link
-from vault import create_app
-from vault.extensions import db
 from vault.models import Node
 
 NGINX = Path("/usr/sbin/nginx")
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_CONFIG = PROJECT_ROOT / "docs" / "deploy" / "nginx.conf"
 BOUNDARY = "nginxtestboundary"
 # Not a multiple of anything, and no two ranges alike.
@@ -105,16 +109,6 @@ def assert_nginx_accepts(run_dir: Path) -> None:
     assert checked.returncode == 0, checked.stderr
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @dataclass
 class Answer:
     status: int
@@ -163,24 +157,8 @@ class Servers:
 @pytest.fixture(scope="module")
 def served_app(tmp_path_factory):
     """An app of its own for the module: starting the servers once keeps it quick."""
-    root = tmp_path_factory.mktemp("served")
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test secret key",
-            "DATABASE_URL": TEST_DATABASE_URL or f"sqlite:///{root / 'vault.db'}",
-            "STORAGE_DIR": str(root / "storage"),
-            "PASSWORD_HASH_PROFILE": "CHEAPEST",
-        }
-    )
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    with fresh_app(base_config(tmp_path_factory.mktemp("served"))) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
@@ -209,32 +187,19 @@ def servers(served_app, tmp_path_factory):
     )
     assert_nginx_accepts(run_dir)
 
-    environment = {
-        **os.environ,
-        "VAULT_BIND": f"127.0.0.1:{vault_port}",
-        "VAULT_WORKERS": "1",
-        "VAULT_THREADS": "4",
-        "VAULT_DATABASE_URL": app.config["DATABASE_URL"],
-        "VAULT_STORAGE_DIR": storage_dir,
-        "VAULT_SECRET_KEY": app.config["SECRET_KEY"],
-        "VAULT_ACCEL_REDIRECT": "/protected/",
-        "VAULT_TRUSTED_PROXIES": "1",
-    }
+    environment = gunicorn_environment(
+        app,
+        vault_port,
+        workers=1,
+        threads=4,
+        accel_redirect="/protected/",
+        trusted_proxies=1,
+    )
     gunicorn_log = run_dir / "gunicorn.log"
     nginx_log = run_dir / "error.log"
     processes = []
     try:
-        with gunicorn_log.open("w") as log:
-            processes.append(
-                subprocess.Popen(  # noqa: S603 (our own server, fixed arguments)
-                    [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
-                    + ["wsgi:app"],
-                    cwd=PROJECT_ROOT,
-                    env=environment,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+        processes.append(start_gunicorn(environment, gunicorn_log))
         processes.append(
             subprocess.Popen(  # noqa: S603 (our own nginx, fixed arguments)
                 nginx_command(run_dir),
@@ -266,11 +231,7 @@ def upload_through(servers, person, name, content) -> Node:
     form_headers, body = multipart(name, content)
     answer = servers.request("POST", "/api/v1/files", {**headers, **form_headers}, body)
     assert answer.status == 201, answer.body
-    file_id = json.loads(answer.body)["files"][0]["id"]
-    with servers.app.app_context():
-        file = db.session.get(Node, file_id)
-        db.session.expunge(file)
-        return file
+    return node(servers.app, json.loads(answer.body)["files"][0]["id"])
 
 
 def test_nginx_accepts_the_shipped_config(tmp_path):

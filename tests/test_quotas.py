@@ -6,12 +6,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.helpers import error_of, set_quota, used_bytes
-from tests.test_streaming import (
+from tests.helpers import (
     BOUNDARY,
     MultipartBody,
     assert_nothing_stored,
+    error_of,
     post_body,
+    set_quota,
+    used_bytes,
 )
 from vault.errors import QuotaExceeded
 from vault.extensions import db

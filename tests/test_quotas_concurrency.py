@@ -11,8 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tests.helpers import set_quota
-from tests.test_streaming import BOUNDARY, MultipartBody, post_body
+from tests.helpers import BOUNDARY, MultipartBody, post_body, set_quota
 from vault.extensions import db
 from vault.models import Node, Reservation, User
 

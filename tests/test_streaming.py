@@ -8,63 +8,17 @@ import tempfile
 import tracemalloc
 
 import pytest
-from sqlalchemy import func, select
 
+from tests.helpers import (
+    BOUNDARY,
+    PATTERN,
+    MultipartBody,
+    assert_nothing_stored,
+    post_body,
+    storage_files,
+)
 from vault.extensions import db
-from vault.models import Node, User
 from vault.storage import local, writers
-
-BOUNDARY = "vaultboundary1234"
-PATTERN = bytes(range(256)) * 256  # 64 KiB
-
-
-class MultipartBody(io.RawIOBase):
-    """A multipart body produced on the fly, so the test holds no copy of it."""
-
-    def __init__(self, filename: str, size: int, stop_after: int | None = None):
-        self.head = (
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-        ).encode()
-        self.tail = f"\r\n--{BOUNDARY}--\r\n".encode()
-        self.size = size
-        self.length = len(self.head) + size + len(self.tail)
-        self.stop_after = self.length if stop_after is None else stop_after
-        self.position = 0
-
-    def readable(self):
-        return True
-
-    # The test client measures the body by seeking to its end and back.
-    def seekable(self):
-        return True
-
-    def seek(self, offset, whence=io.SEEK_SET):
-        self.position = self.length + offset if whence == io.SEEK_END else offset
-        return self.position
-
-    def tell(self):
-        return self.position
-
-    def _byte_source(self, position: int, count: int) -> bytes:
-        if position < len(self.head):
-            return self.head[position : position + count]
-        body_position = position - len(self.head)
-        if body_position < self.size:
-            offset = body_position % len(PATTERN)
-            count = min(count, self.size - body_position, len(PATTERN) - offset)
-            return PATTERN[offset : offset + count]
-        tail_position = body_position - self.size
-        return self.tail[tail_position : tail_position + count]
-
-    def readinto(self, buffer) -> int:
-        count = min(len(buffer), self.stop_after - self.position)
-        if count <= 0:
-            return 0
-        chunk = self._byte_source(self.position, count)
-        buffer[: len(chunk)] = chunk
-        self.position += len(chunk)
-        return len(chunk)
 
 
 def expected_sha256(size: int) -> str:
@@ -72,30 +26,6 @@ def expected_sha256(size: int) -> str:
     for start in range(0, size, len(PATTERN)):
         digest.update(PATTERN[: min(len(PATTERN), size - start)])
     return digest.hexdigest()
-
-
-def post_body(client, headers, body: MultipartBody):
-    return client.post(
-        "/api/v1/files",
-        input_stream=body,
-        content_length=body.length,
-        content_type=f"multipart/form-data; boundary={BOUNDARY}",
-        headers=headers,
-    )
-
-
-def storage_files(app) -> list[str]:
-    found = []
-    for directory, _, names in os.walk(app.config["STORAGE_DIR"]):
-        found += [os.path.join(directory, name) for name in names]
-    return found
-
-
-def assert_nothing_stored(app):
-    assert storage_files(app) == []
-    with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Node)) == 0
-        assert all(user.used_bytes == 0 for user in db.session.scalars(select(User)))
 
 
 @pytest.fixture

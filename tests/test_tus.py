@@ -11,35 +11,39 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from tests.conftest import PASSWORD
 from tests.factories import PNG
 from tests.helpers import (
+    SeekableBody,
     blobs,
     error_of,
     insert_folders_together,
     live_nodes,
+    node,
     nodes,
     set_quota,
+)
+from tests.tus import (
+    NOTHING,
+    OFFSET_STREAM,
+    TUS,
+    URL,
+    Tus,
+    encoded,
+    expire,
+    metadata,
+    set_upload,
+    state,
+    upload_id,
 )
 from vault.extensions import db
 from vault.models import Node, Reservation, ResumableUpload, User, utcnow
 from vault.services import quotas, resumable, upload_hashes
 from vault.storage import writers
 
-URL = "/api/v1/uploads"
-TUS = {"Tus-Resumable": "1.0.0"}
-OFFSET_STREAM = "application/offset+octet-stream"
 MiB = 1024 * 1024
-
-
-def encoded(value: str) -> str:
-    return base64.b64encode(value.encode()).decode()
-
-
-def metadata(**values: str) -> str:
-    return ",".join(f"{key} {encoded(value)}" for key, value in values.items())
 
 
 def digest_header(algorithm: str, data: bytes) -> str:
@@ -47,103 +51,13 @@ def digest_header(algorithm: str, data: bytes) -> str:
     return f"{algorithm} {base64.b64encode(digest).decode()}"
 
 
-class Tus:
-    """A tus client over the Flask test client, for one user."""
-
-    def __init__(self, client, headers):
-        self.client, self.headers = client, {**headers, **TUS}
-
-    def create(self, length, filename="notes.txt", headers=None, data=None, **options):
-        return self.client.post(
-            URL,
-            data=data,
-            headers={
-                **self.headers,
-                "Upload-Length": str(length),
-                "Upload-Metadata": metadata(filename=filename, **options),
-                **(headers or {}),
-            },
-        )
-
-    def start(self, length, filename="notes.txt", **options) -> str:
-        """Create an upload and return its URL."""
-        response = self.create(length, filename, **options)
-        assert response.status_code == 201, response.get_data(as_text=True)
-        return response.headers["Location"]
-
-    def head(self, url, headers=None):
-        return self.client.head(url, headers={**self.headers, **(headers or {})})
-
-    def patch(self, url, data: bytes, offset: int, headers=None, **request):
-        return self.client.patch(
-            url,
-            data=data,
-            headers={
-                **self.headers,
-                "Upload-Offset": str(offset),
-                "Content-Type": OFFSET_STREAM,
-                **(headers or {}),
-            },
-            **request,
-        )
-
-    def delete(self, url):
-        return self.client.delete(url, headers=self.headers)
-
-    def offset(self, url) -> int:
-        response = self.head(url)
-        assert response.status_code == 200, response.status_code
-        return int(response.headers["Upload-Offset"])
-
-
 @pytest.fixture
 def tus(client, alice, api_headers):
     return Tus(client, api_headers(alice))
 
 
-def upload_id(url: str) -> str:
-    return url.rsplit("/", 1)[1]
-
-
 def partial_path(app, user, url) -> Path:
     return Path(app.config["STORAGE_DIR"]) / user.id / f".resumable-{upload_id(url)}"
-
-
-def state(app, user) -> dict:
-    """What a user holds: counters, reservations, upload rows, files on disk."""
-    with app.app_context():
-        owner = db.session.get(User, user.id)
-        return {
-            "used": owner.used_bytes,
-            "reserved": owner.reserved_bytes,
-            "reservations": db.session.scalar(
-                select(func.count()).select_from(Reservation)
-            ),
-            "uploads": db.session.scalar(
-                select(func.count()).select_from(ResumableUpload)
-            ),
-            "blobs": len(blobs(app)),
-        }
-
-
-NOTHING = {"used": 0, "reserved": 0, "reservations": 0, "uploads": 0, "blobs": 0}
-
-
-def set_upload(app, url, **values) -> None:
-    with app.app_context():
-        db.session.execute(
-            update(ResumableUpload)
-            .where(ResumableUpload.id == upload_id(url))
-            .values(**values)
-        )
-        db.session.commit()
-
-
-def stored_file(app, file_id) -> Node:
-    with app.app_context():
-        file = db.session.get(Node, file_id)
-        db.session.expunge(file)
-        return file
 
 
 def test_options_announce_the_protocol_and_its_extensions(tus):
@@ -260,7 +174,7 @@ def test_an_upload_lands_in_the_folder_it_names(app, tus, alice, make_folder):
 
     response = tus.patch(url, b"hello", 0)
 
-    file = stored_file(app, response.headers["Upload-File-Id"])
+    file = node(app, response.headers["Upload-File-Id"])
     assert (file.name, file.parent_id) == ("a.txt", folder.id)
 
 
@@ -283,7 +197,7 @@ def test_a_path_creates_its_folders_and_the_file_lands_there(app, tus, alice):
 
     photos = folder_named(app, "photos")
     year = folder_named(app, "2024", photos.id)
-    file = stored_file(app, response.headers["Upload-File-Id"])
+    file = node(app, response.headers["Upload-File-Id"])
     assert (file.name, file.parent_id) == ("a.txt", year.id)
     assert list(blobs(app).values()) == [b"hello"]
     assert state(app, alice) == {**NOTHING, "used": 5, "blobs": 1}
@@ -299,7 +213,7 @@ def test_a_path_goes_below_the_folder_and_reuses_what_exists(
     response = tus.patch(url, b"hello", 0)
 
     b = folder_named(app, "b", existing.id)
-    assert stored_file(app, response.headers["Upload-File-Id"]).parent_id == b.id
+    assert node(app, response.headers["Upload-File-Id"]).parent_id == b.id
     assert sorted(item.name for item in live_nodes(app) if item.is_folder) == [
         "Top",
         "a",
@@ -317,7 +231,7 @@ def test_a_path_is_read_like_the_multipart_path(app, tus, alice, make_folder, pa
     response = tus.patch(url, b"hello", 0)
 
     b = folder_named(app, "b", folder_named(app, "a", top.id).id)
-    assert stored_file(app, response.headers["Upload-File-Id"]).parent_id == b.id
+    assert node(app, response.headers["Upload-File-Id"]).parent_id == b.id
 
 
 @pytest.mark.parametrize(
@@ -592,27 +506,13 @@ def test_a_checksum_we_cannot_check_is_refused(tus, header):
     assert tus.offset(url) == 0
 
 
-class StalledBody(io.RawIOBase):
+class StalledBody(SeekableBody):
     """A body whose second half waits for a signal: a request in progress."""
 
     def __init__(self, first: bytes, second: bytes):
         self.pieces = [first, second]
         self.length, self.position = len(first) + len(second), 0
         self.stalled, self.go_on = threading.Event(), threading.Event()
-
-    def readable(self):
-        return True
-
-    # The test client measures the body by seeking to its end and back.
-    def seekable(self):
-        return True
-
-    def seek(self, offset, whence=io.SEEK_SET):
-        self.position = self.length + offset if whence == io.SEEK_END else offset
-        return self.position
-
-    def tell(self):
-        return self.position
 
     def readinto(self, buffer) -> int:
         if not self.pieces:
@@ -645,7 +545,7 @@ def test_two_requests_never_write_to_one_upload_at_once(app, tus, alice):
 
     error_of(second, 423, "upload_busy")
     assert results["slow"].status_code == 204
-    file = stored_file(app, results["slow"].headers["Upload-File-Id"])
+    file = node(app, results["slow"].headers["Upload-File-Id"])
     assert file.sha256 == hashlib.sha256(b"helloworld").hexdigest()
 
 
@@ -708,7 +608,7 @@ def test_bytes_past_the_offset_from_a_crash_are_cut_off(app, tus, alice, api_hea
     assert tus.offset(url) == 1000
     response = tus.patch(url, content[1000:], 1000)
 
-    file = stored_file(app, response.headers["Upload-File-Id"])
+    file = node(app, response.headers["Upload-File-Id"])
     assert file.sha256 == hashlib.sha256(content).hexdigest()
     assert file.size == len(content)
 
@@ -765,20 +665,6 @@ def test_termination_removes_bytes_quota_and_row(app, tus, alice):
     assert tus.head(url).status_code == 404
     assert tus.delete(url).status_code == 404
     assert state(app, alice) == NOTHING
-
-
-def expire(app, url) -> None:
-    """Let an upload and its reservation run out, as a day without bytes would."""
-    past = utcnow() - timedelta(minutes=1)
-    set_upload(app, url, expires_at=past)
-    with app.app_context():
-        reservation_id = db.session.get(ResumableUpload, upload_id(url)).reservation_id
-        db.session.execute(
-            update(Reservation)
-            .where(Reservation.id == reservation_id)
-            .values(expires_at=past)
-        )
-        db.session.commit()
 
 
 def test_an_expired_upload_is_gone_and_cleaned_up(app, tus, alice, runner):
@@ -881,7 +767,7 @@ def test_creation_with_upload_takes_the_first_bytes_at_once(app, tus, alice):
     url = response.headers["Location"]
     assert tus.offset(url) == 5
     finished = tus.patch(url, b"world", 5)
-    assert stored_file(app, finished.headers["Upload-File-Id"]).size == 10
+    assert node(app, finished.headers["Upload-File-Id"]).size == 10
 
 
 def test_creation_with_the_whole_upload_makes_the_file(app, tus, alice):
@@ -896,7 +782,7 @@ def test_creation_with_the_whole_upload_makes_the_file(app, tus, alice):
 
     assert response.status_code == 201
     assert response.headers["Upload-Offset"] == "5"
-    file = stored_file(app, response.headers["Upload-File-Id"])
+    file = node(app, response.headers["Upload-File-Id"])
     assert (file.name, file.size) == ("notes.txt", 5)
     assert state(app, alice) == {**NOTHING, "used": 5, "blobs": 1}
 
@@ -926,7 +812,7 @@ def test_an_empty_upload_is_a_file_at_once(app, tus):
     response = tus.create(0, "empty.txt")
 
     assert response.status_code == 201
-    file = stored_file(app, response.headers["Upload-File-Id"])
+    file = node(app, response.headers["Upload-File-Id"])
     assert (file.name, file.size) == ("empty.txt", 0)
 
 
@@ -967,9 +853,7 @@ def test_a_real_png_completes(app, tus):
 
     response = tus.patch(url, PNG, 0)
 
-    assert stored_file(app, response.headers["Upload-File-Id"]).content_type == (
-        "image/png"
-    )
+    assert node(app, response.headers["Upload-File-Id"]).content_type == "image/png"
 
 
 def test_a_name_conflict_with_fail_leaves_nothing_behind(app, tus, alice, upload):
@@ -1086,7 +970,7 @@ def send_in_pieces(tus, url, content: bytes, cuts: list[int]):
 
 
 def sha256_of(app, response) -> str:
-    return stored_file(app, response.headers["Upload-File-Id"]).sha256
+    return node(app, response.headers["Upload-File-Id"]).sha256
 
 
 def test_the_hash_goes_on_from_request_to_request(app, tus, rehashes):

@@ -93,6 +93,29 @@ def drop_files(page, files, target="body") -> None:
         page.dispatch_event(target, event, {"dataTransfer": transfer})
 
 
+def pick_files(page, *paths) -> None:
+    """Choose files with "Upload files", as a person would."""
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Upload files").click()
+    chooser.value.set_files(list(paths))
+
+
+def pick_folder(page, folder) -> None:
+    """Choose a folder with "Upload folder", as a person would."""
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Upload folder").click()
+    chooser.value.set_files(folder)
+
+
+def uploads_panel(page):
+    return page.get_by_role("region", name="Uploads")
+
+
+def upload_row(page, name):
+    """The uploads panel's entry for the file called `name`."""
+    return uploads_panel(page).get_by_role("listitem").filter(has_text=name)
+
+
 def row(page, name):
     """The listing's row for the file or folder called `name`."""
     return page.get_by_role("row").filter(

@@ -10,7 +10,15 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.browser.actions import drop_files, row, throttle_uploads
+from tests.browser.actions import (
+    drop_files,
+    pick_files,
+    pick_folder,
+    row,
+    throttle_uploads,
+    upload_row,
+    uploads_panel,
+)
 from tests.browser.conftest import screenshot
 from vault.extensions import db
 from vault.models import Node
@@ -77,21 +85,6 @@ def traffic(alice_page):
     page.expected_console_errors += [
         rf"Failed to load resource: .* {status}" for status in sorted(recovered)
     ]
-
-
-def pick_files(page, *paths) -> None:
-    """Choose files with "Upload files", as a person would."""
-    with page.expect_file_chooser() as chooser:
-        page.get_by_role("button", name="Upload files").click()
-    chooser.value.set_files(list(paths))
-
-
-def uploads_panel(page):
-    return page.get_by_role("region", name="Uploads")
-
-
-def upload_row(page, name):
-    return uploads_panel(page).get_by_role("listitem").filter(has_text=name)
 
 
 def is_patch(response) -> bool:
@@ -458,13 +451,6 @@ def big_folder(tmp_path):
         os.utime(path, (1_700_000_000, 1_700_000_000))
         expected[f"Trip/{folder}"] = hashlib.sha256(content).hexdigest()
     return trip, expected
-
-
-def pick_folder(page, folder) -> None:
-    """Choose a folder with "Upload folder", as a person would."""
-    with page.expect_file_chooser() as chooser:
-        page.get_by_role("button", name="Upload folder").click()
-    chooser.value.set_files(folder)
 
 
 def creations(requests) -> list[dict]:

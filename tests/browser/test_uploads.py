@@ -7,20 +7,15 @@ from tests.browser.actions import (
     crumbs,
     drop_files,
     open_folder,
+    pick_folder,
     record_uploads,
     recorded_uploads,
     row,
     throttle_uploads,
+    upload_row,
+    uploads_panel,
 )
 from tests.browser.conftest import screenshot
-
-
-def uploads_panel(page):
-    return page.get_by_role("region", name="Uploads")
-
-
-def upload_row(page, name):
-    return uploads_panel(page).get_by_role("listitem").filter(has_text=name)
 
 
 def test_dropping_three_files_shows_each_upload_complete(alice_page):
@@ -79,9 +74,7 @@ def test_uploading_a_folder_recreates_its_structure(alice_page, tmp_path):
         factories.image_bytes("JPEG")
     )
 
-    with page.expect_file_chooser() as chooser:
-        page.get_by_role("button", name="Upload folder").click()
-    chooser.value.set_files(trip)
+    pick_folder(page, trip)
 
     expect(page.get_by_text("Uploaded 3 files.")).to_be_visible()
     open_folder(page, "Trip")
