@@ -180,7 +180,7 @@ def test_patch_with_null_folder_moves_to_the_root(
 @pytest.mark.parametrize(
     ("original", "content", "name", "code"),
     [
-        ("notes.txt", b"text", "notes.exe", "file_type_not_allowed"),
+        ("notes.txt", b"text", "notes.pdf", "content_mismatch"),
         ("notes.txt", b"text", "notes.png", "content_mismatch"),
         ("photo.png", PNG, "photo.jpg", "content_mismatch"),
     ],

@@ -1,5 +1,6 @@
 """Upload-only links: strangers send files into a folder, and see nothing in it."""
 
+import html
 import io
 from datetime import timedelta
 
@@ -207,12 +208,16 @@ def test_uploads_count_against_the_owners_quota(app, client, make_user, make_fol
     assert send(client, link, [("ok.txt", b"x" * 10)]).status_code == 302
 
 
-def test_files_of_a_type_not_allowed_are_refused(app, client, alice, inbox):
+def test_files_of_a_type_the_server_refuses_are_refused(app, client, alice, inbox):
+    app.config["ALLOWED_EXTENSIONS"] = "txt pdf"
     link = make_link(app, alice, inbox, kind="upload")
 
     response = send(client, link, [("tool.exe", b"MZ")])
 
     assert response.status_code == 415
+    assert "this server accepts only .pdf or .txt files" in html.unescape(
+        response.get_data(as_text=True)
+    )
     assert inbox_names(app, inbox) == ["private-contract.txt"]
 
 

@@ -151,10 +151,13 @@ def test_bad_metadata_is_refused(app, tus, alice, header):
 
 
 def test_a_refused_type_fails_before_any_byte(app, tus, alice):
+    app.config["ALLOWED_EXTENSIONS"] = "txt"
+
     response = tus.create(10, "setup.exe")
 
     assert error_of(response, 415, "file_type_not_allowed")["message"] == (
-        "“setup.exe” was refused: .exe files are not allowed."
+        "“setup.exe” was refused: this server accepts only .txt files. "
+        "Its administrator can change that (VAULT_ALLOWED_EXTENSIONS)."
     )
     assert state(app, alice) == NOTHING
 

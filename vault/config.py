@@ -1,21 +1,5 @@
 """Default configuration. No secrets live here: see `load_secret_key`."""
 
-DEFAULT_ALLOWED_EXTENSIONS = (
-    # documents
-    "pdf doc docx odt rtf xls xlsx ods ppt pptx odp epub txt md csv tsv log "
-    # images
-    "png jpg jpeg gif webp bmp tif tiff heic heif avif svg ico "
-    # audio
-    "mp3 m4a aac flac ogg oga opus wav "
-    # video
-    "mp4 m4v mov mkv webm avi "
-    # archives
-    "zip tar gz tgz bz2 xz zst 7z rar "
-    # text and code
-    "json xml yaml yml toml ini cfg conf html htm css js ts py rb go rs java "
-    "c h cpp hpp cs php sh sql"
-)
-
 
 class DefaultConfig:
     # Set from the instance folder in create_app.
@@ -23,7 +7,10 @@ class DefaultConfig:
     STORAGE_DIR: str | None = None
 
     REGISTRATION = "closed"  # "open" lets anyone sign up
-    ALLOWED_EXTENSIONS = DEFAULT_ALLOWED_EXTENSIONS
+    # File extensions the server accepts ("pdf, jpg, docx"); empty: every file,
+    # with or without an extension. Content that lies about a type we can
+    # check (a ".png" that is not a PNG) is refused either way.
+    ALLOWED_EXTENSIONS = ""
     MAX_UPLOAD_BYTES = "10 GB"  # a number of bytes or human units
     DEFAULT_QUOTA = "unlimited"  # for new accounts: "10 GB" or "unlimited"
     TRASH_DAYS = 30  # deleted items are purged after this many days

@@ -2,23 +2,27 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileRequired, MultipleFileField
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, StopValidation
 
 from vault.errors import VaultError
 from vault.services import files
 
 
 def allowed_file_types(form, field):
-    """FileAllowed over VAULT_ALLOWED_EXTENSIONS, naming the file it refuses."""
-    message = None
+    """Refuse a name the server would refuse, naming the file and the reason.
+
+    FileAllowed enforces VAULT_ALLOWED_EXTENSIONS when the operator set one;
+    by default the list is empty and every type is welcome.
+    """
     for upload in field.data or []:
         try:
             files.check_name_allowed(upload.filename)
         except VaultError as error:
-            message = error.message
             form.refusal_status = error.status  # 415 for a type, 400 for a name
-            break
-    FileAllowed(sorted(files.allowed_extensions()), message)(form, field)
+            raise StopValidation(error.message) from error
+    allowed = files.allowed_extensions()
+    if allowed:
+        FileAllowed(sorted(allowed))(form, field)
 
 
 class UploadForm(FlaskForm):

@@ -27,23 +27,24 @@ def check_conflict_policy(on_conflict: str) -> None:
 
 
 def allowed_extensions() -> frozenset[str]:
-    configured = current_app.config["ALLOWED_EXTENSIONS"]
-    if isinstance(configured, str):
-        configured = configured.replace(",", " ").split()
-    return frozenset(extension.lower().lstrip(".") for extension in configured)
+    """Return the operator's VAULT_ALLOWED_EXTENSIONS; empty means every type."""
+    return filetypes.parse_extensions(current_app.config["ALLOWED_EXTENSIONS"])
 
 
 def check_name_allowed(name: str) -> str:
-    """Return the cleaned name, or raise if its extension is not allowed."""
+    """Return the cleaned name, or raise if the operator's list refuses its type.
+
+    By default the list is empty and every name is allowed, with or without an
+    extension: a private vault keeps what its owner keeps. Raises InvalidName or
+    FileTypeNotAllowed.
+    """
     name = names.clean_display_name(name)
-    extension = filetypes.extension_of(name)
-    if not extension:
+    allowed = allowed_extensions()
+    if allowed and filetypes.extension_of(name) not in allowed:
         raise FileTypeNotAllowed(
-            f"“{name}” was refused: files without an extension are not allowed."
-        )
-    if extension not in allowed_extensions():
-        raise FileTypeNotAllowed(
-            f"“{name}” was refused: .{extension} files are not allowed."
+            f"“{name}” was refused: this server accepts only "
+            f"{filetypes.describe_extensions(allowed)}. Its administrator can "
+            "change that (VAULT_ALLOWED_EXTENSIONS)."
         )
     return name
 
@@ -179,7 +180,7 @@ def update_item(user: User, node: Node, *, name=None, target=UNCHANGED) -> Node:
 
 
 def _checked_new_name(node: Node, new_name: str) -> str:
-    name = names.clean_display_name(new_name)
+    name = names.check_typed_name(new_name)
     if not node.is_folder:
         name = check_name_allowed(name)
         head = b"".join(get_storage().read_range(node.storage_key, 0, 512))

@@ -106,6 +106,26 @@ def extension_of(name: str) -> str:
     return extension.lower() if dot and stem else ""
 
 
+def parse_extensions(configured: str | list | tuple | set | None) -> frozenset[str]:
+    """Read a list of extensions ("pdf, .JPG docx" or a list) as {"pdf", "jpg", ...}."""
+    if not configured:
+        return frozenset()
+    if isinstance(configured, str):
+        configured = configured.replace(",", " ").split()
+    return frozenset(
+        extension.strip().lower().lstrip(".")
+        for extension in configured
+        if extension.strip().lstrip(".")
+    )
+
+
+def describe_extensions(extensions: frozenset[str]) -> str:
+    """Write a set of extensions for people: ".docx, .jpg or .pdf files"."""
+    shown = [f".{extension}" for extension in sorted(extensions)]
+    listed = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+    return f"{listed} files"
+
+
 def content_matches(extension: str, head: bytes) -> bool:
     """Tell whether the first bytes fit the extension (True when we cannot tell)."""
     check = SIGNATURES.get(extension)

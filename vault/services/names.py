@@ -1,4 +1,11 @@
-"""Display names: cleaning, comparing, and finding a free one."""
+"""Display names: checking, cleaning, comparing, and finding a free one.
+
+Two rules for two sources. A name a person types (rename, new folder) is taken
+as typed or refused with a message saying what to change: the server never
+saves a name the person did not see. A name that arrives with a file (uploads,
+folder paths) comes from another file system and is cleaned instead, so the
+file is kept; the answer names what it was saved as.
+"""
 
 import unicodedata
 
@@ -30,9 +37,48 @@ def clean_display_name(raw: str) -> str:
     # Normalize after filtering: a dropped character may have separated a letter
     # from its combining accent.
     name = unicodedata.normalize("NFC", kept).strip()
-    if name in ("", ".", ".."):
-        raise InvalidName("A name cannot be empty.")
+    _check_not_reserved(name)
     return _shorten(name)
+
+
+def check_typed_name(raw: str) -> str:
+    """Return a name as a person typed it, or raise InvalidName saying why not.
+
+    Only the surrounding spaces go, and the name is NFC-normalized (which
+    changes no letter anyone sees); a character `clean_display_name` would
+    remove is refused instead, and so is a name over 255 bytes.
+    """
+    name = unicodedata.normalize("NFC", raw or "").strip()
+    _check_not_reserved(name)
+    for char in name:
+        if char in "/\\":
+            raise InvalidName(
+                f"A name cannot contain “{char}”: it separates folders in a path."
+            )
+        if char in _BIDI_CONTROLS:
+            raise InvalidName(
+                "A name cannot contain invisible text-direction characters: "
+                "they can make one type of file pass for another."
+            )
+        if unicodedata.category(char) in _DROPPED_CATEGORIES:
+            raise InvalidName(
+                "A name cannot contain tabs, line breaks or other control characters."
+            )
+    size = len(name.encode())
+    if size > MAX_NAME_BYTES:
+        raise InvalidName(
+            f"A name can be at most {MAX_NAME_BYTES} bytes long; this one is {size}."
+        )
+    return name
+
+
+def _check_not_reserved(name: str) -> None:
+    if name == "":
+        raise InvalidName("A name cannot be empty.")
+    if name == ".":
+        raise InvalidName("“.” cannot be a name: it means “this folder”.")
+    if name == "..":
+        raise InvalidName("“..” cannot be a name: it means “the folder above”.")
 
 
 def _shorten(name: str) -> str:

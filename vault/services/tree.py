@@ -76,8 +76,8 @@ def free_name(
 def create_folder(
     user: User, name: str, parent: Node | None, now: datetime | None = None
 ) -> Node:
-    """Create a folder; Conflict if the name is taken there."""
-    name = names.clean_display_name(name)
+    """Create a folder; InvalidName, or Conflict if the name is taken there."""
+    name = names.check_typed_name(name)
     folder = new_folder(user, name, parent, now or utcnow())
     commit_unique(name)
     return folder
