@@ -205,6 +205,8 @@ class ShareLink(db.Model):
     max_file_size: Mapped[int | None] = mapped_column(BigInteger)
     max_files: Mapped[int | None]
     upload_count: Mapped[int] = mapped_column(default=0)
+    # Extensions the link accepts, space-separated ("docx jpg pdf"); None: any.
+    allowed_types: Mapped[str | None] = mapped_column(Text)
 
     node: Mapped[Node | None] = relationship()
     owner: Mapped[User] = relationship()
@@ -216,6 +218,11 @@ class ShareLink(db.Model):
     @property
     def is_upload(self) -> bool:
         return self.kind == "upload"
+
+    @property
+    def allowed_extensions(self) -> frozenset[str]:
+        """Return the extensions an upload link accepts; empty means any."""
+        return frozenset((self.allowed_types or "").split())
 
 
 class ShareAccess(db.Model):

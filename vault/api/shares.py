@@ -22,9 +22,17 @@ CREATE_FIELDS = {
     "note",
     "max_file_size",
     "max_files",
+    "allowed_types",
 }
 UPDATE_FIELDS = CREATE_FIELDS - {"file_id", "folder_id", "kind"}
-OPTIONS = ("password", "max_downloads", "note", "max_file_size", "max_files")
+OPTIONS = (
+    "password",
+    "max_downloads",
+    "note",
+    "max_file_size",
+    "max_files",
+    "allowed_types",
+)
 
 
 def share_json(share: ShareLink, now: datetime) -> dict:
@@ -45,6 +53,7 @@ def share_json(share: ShareLink, now: datetime) -> dict:
         "max_file_size": share.max_file_size,
         "max_files": share.max_files,
         "upload_count": share.upload_count,
+        "allowed_types": share.allowed_types.split() if share.allowed_types else None,
     }
 
 

@@ -5,10 +5,17 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import or_, update
 
-from vault.errors import BadRequest, Gone, QuotaExceeded, UploadTooLarge
+from vault.errors import (
+    BadRequest,
+    FileTypeNotAllowed,
+    Gone,
+    QuotaExceeded,
+    UploadTooLarge,
+    VaultError,
+)
 from vault.extensions import db
 from vault.models import ShareLink, utcnow
-from vault.services import files
+from vault.services import files, filetypes
 from vault.services.share_access import GONE_MESSAGES, Visitor, log_access
 from vault.services.uploads import DiscardingWriter, MeteredWriter, UploadReceiver
 from vault.storage import BlobWriter
@@ -71,9 +78,10 @@ class _CappedWriter:
 class LinkUploadReceiver(UploadReceiver):
     """Receive an upload link's files into the owner's storage, within limits.
 
-    A file over the link's size limit, or bytes beyond the owner's free space,
-    stop being written the moment they pass it: a stranger with the link
-    cannot fill the disk with bytes we would refuse anyway. Refusals never
+    A file of a type the link refuses is never written; one over the link's
+    size limit, or bytes beyond the owner's free space, stop being written the
+    moment they pass it: a stranger with the link cannot fill the disk with
+    bytes we would refuse anyway. Refusals never
     show the owner's figures.
     """
 
@@ -83,12 +91,33 @@ class LinkUploadReceiver(UploadReceiver):
         except QuotaExceeded as error:
             raise QuotaExceeded(NO_ROOM) from error
         self._max_file_size = share.max_file_size
+        self._share = share
 
     def __call__(self, *, filename: str | None = None, **part_info):
+        try:
+            check_type_allowed(self._share, filename or "")
+        except VaultError:
+            return DiscardingWriter()  # refused by `receive_uploads`
         writer = super().__call__(filename=filename, **part_info)
         if isinstance(writer, DiscardingWriter):
             return writer
         return _CappedWriter(writer, self._max_file_size)
+
+
+def check_type_allowed(share: ShareLink, name: str) -> str:
+    """Return the cleaned name, or raise if the server or the link refuses its type.
+
+    The link's own list (set by its owner: strangers upload here) applies on
+    top of the server's. Raises InvalidName or FileTypeNotAllowed.
+    """
+    name = files.check_name_allowed(name)
+    allowed = share.allowed_extensions
+    if allowed and filetypes.extension_of(name) not in allowed:
+        raise FileTypeNotAllowed(
+            f"“{name}” was refused: this link accepts only "
+            f"{filetypes.describe_extensions(allowed)}."
+        )
+    return name
 
 
 def upload_size_limit(share: ShareLink) -> int | None:
@@ -116,11 +145,12 @@ def receive_uploads(
 
     They count against the owner's quota. Return the names as sent: the names
     they got (renamed around existing files) would tell a visitor what the
-    folder holds. Raises UploadTooLarge, TooManyFiles, QuotaExceeded and the
-    errors of `files.store_uploads`.
+    folder holds. Raises FileTypeNotAllowed (the link's types), UploadTooLarge,
+    TooManyFiles, QuotaExceeded and the errors of `files.store_uploads`.
     """
     now = now or utcnow()
     for name, writer in uploads:
+        check_type_allowed(share, name)
         _check_received(share, name, writer)
     _reserve_files(share, len(uploads), now)
     try:

@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import hmac
+import re
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
@@ -13,7 +14,7 @@ from vault import security
 from vault.errors import BadRequest, Conflict
 from vault.extensions import db
 from vault.models import ShareAccess, ShareLink, User, new_id, utcnow
-from vault.services import audit, tree
+from vault.services import audit, filetypes, tree
 from vault.services.ownership import get_owned
 from vault.text import has_control_characters
 
@@ -21,6 +22,8 @@ KINDS = ("download", "upload")
 MAX_NOTE = 1000
 MAX_PASSWORD = 1024
 LOG_LIMIT = 500  # entries shown of one link's log
+MAX_ALLOWED_TYPES = 50
+EXTENSION = re.compile(r"[a-z0-9]{1,16}")
 UNCHANGED = object()
 LINE_BREAKS_AND_TABS = str.maketrans("", "", "\r\n\t")
 # The custom expiry in the browser has minute precision: a date picked at the
@@ -52,13 +55,14 @@ def create_share(
     note: str | None = None,
     max_file_size: int | None = None,
     max_files: int | None = None,
+    allowed_types: str | list[str] | None = None,
     now: datetime | None = None,
 ) -> ShareLink:
     """Make a link to one of the user's live files or folders.
 
     Raises NotFound for anyone else's item (or one in the trash), BadRequest for
     bad options. Download links take `max_downloads`; upload links, which go into
-    a folder, take `max_file_size` and `max_files`.
+    a folder, take `max_file_size`, `max_files` and `allowed_types` (extensions).
     """
     now = now or utcnow()
     node = tree.get_node(user, node_id)
@@ -73,6 +77,7 @@ def create_share(
     _set_expiry(share, expires_at, now)
     _set_password(share, password)
     _set_limits(share, max_downloads, max_file_size, max_files)
+    _set_allowed_types(share, allowed_types)
     share.note = _clean_note(note)
     share.node = node
     db.session.add(share)
@@ -146,6 +151,33 @@ def _set_limits(share: ShareLink, max_downloads, max_file_size, max_files) -> No
         share.max_downloads = _positive_or_none(max_downloads, "max_downloads")
 
 
+def _set_allowed_types(share: ShareLink, allowed_types) -> None:
+    """Set the extensions an upload link accepts ("pdf, jpg" or a list; None: any)."""
+    if allowed_types is UNCHANGED:
+        return
+    extensions = _extension_list(allowed_types)
+    if extensions and not share.is_upload:
+        raise BadRequest("“allowed_types” applies only to upload links.")
+    share.allowed_types = " ".join(sorted(extensions)) or None
+
+
+def _extension_list(value) -> frozenset[str]:
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        extensions = [item.strip().lower().lstrip(".") for item in value]
+    elif value is None or isinstance(value, str):
+        extensions = filetypes.parse_extensions(value)
+    else:
+        raise BadRequest("“allowed_types” must be a list of file extensions.")
+    if len(extensions) > MAX_ALLOWED_TYPES or not all(
+        EXTENSION.fullmatch(extension) for extension in extensions
+    ):
+        raise BadRequest(
+            "List at most 50 file extensions, like “pdf, jpg, docx”: letters and "
+            "digits only."
+        )
+    return frozenset(extensions)
+
+
 def _positive_or_none(value, field: str) -> int | None:
     if value is None:
         return None
@@ -195,10 +227,11 @@ def update_share(
     max_downloads=UNCHANGED,
     max_file_size=UNCHANGED,
     max_files=UNCHANGED,
+    allowed_types=UNCHANGED,
     note=UNCHANGED,
     now: datetime | None = None,
 ) -> ShareLink:
-    """Change a link's expiry, password, limits or note, all or none.
+    """Change a link's expiry, password, limits, allowed types or note, all or none.
 
     A new expiry counts from `now`, so it also brings an expired link back.
     Raises Conflict for a revoked link (revoking is for good), BadRequest for bad
@@ -214,6 +247,7 @@ def update_share(
         if password is not UNCHANGED:
             _set_password(share, password)
         _set_limits(share, max_downloads, max_file_size, max_files)
+        _set_allowed_types(share, allowed_types)
         if note is not UNCHANGED:
             share.note = _clean_note(note)
     except BadRequest:

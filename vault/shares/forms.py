@@ -126,6 +126,24 @@ def _max_file_size():
     )
 
 
+class ExtensionsField(StringField):
+    """File extensions, typed as a list: "pdf, jpg, docx" (stored "docx jpg pdf")."""
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return ", ".join((self.data or "").split())
+
+
+def _allowed_types():
+    return ExtensionsField(
+        "Allowed file types",
+        validators=[Optional(), Length(max=1000)],
+        render_kw={"placeholder": "pdf, jpg, docx"},
+        description="For example “pdf, jpg, docx”. Leave empty to accept any type.",
+    )
+
+
 def _note():
     return TextAreaField(
         "Note for visitors",
@@ -151,6 +169,7 @@ class NewShareForm(ExpiryFields):
     max_downloads = _max_downloads()
     max_file_size = _max_file_size()
     max_files = _max_files()
+    allowed_types = _allowed_types()
     note = _note()
 
     def __init__(self, node, *args, **kwargs):
@@ -171,6 +190,7 @@ class NewShareForm(ExpiryFields):
         if self.kind.data == "upload":
             options["max_file_size"] = self.max_file_size.data
             options["max_files"] = self.max_files.data
+            options["allowed_types"] = self.allowed_types.data
         else:
             options["max_downloads"] = self.max_downloads.data
         return options
@@ -192,6 +212,7 @@ class DownloadLimitsForm(FlaskForm):
 class UploadLimitsForm(FlaskForm):
     max_file_size = _max_file_size()
     max_files = _max_files()
+    allowed_types = _allowed_types()
     note = _note()
 
 
