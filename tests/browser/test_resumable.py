@@ -404,9 +404,10 @@ def test_keep_both_when_the_big_file_name_is_taken(
     assert_stored_whole(app, "backup (1).tar", sha256)
 
 
-def test_a_refused_big_file_says_why_in_its_row(alice_page, tmp_path):
+def test_a_refused_big_file_says_why_in_its_row(app, alice_page, tmp_path):
     page = alice_page
     page.expected_console_errors = [r"Failed to load resource: .* 415"]
+    app.config["ALLOWED_EXTENSIONS"] = "txt"  # as an operator may set it
     path = tmp_path / "setup.exe"
     path.write_bytes(b"MZ" + bytes(THRESHOLD * 2))
 
@@ -414,7 +415,8 @@ def test_a_refused_big_file_says_why_in_its_row(alice_page, tmp_path):
 
     entry = upload_row(page, "setup.exe")
     expect(entry.get_by_role("alert")).to_have_text(
-        "“setup.exe” was refused: .exe files are not allowed."
+        "“setup.exe” was refused: this server accepts only .txt files. "
+        "Its administrator can change that (VAULT_ALLOWED_EXTENSIONS)."
     )
     expect(entry).to_contain_text("Refused")
     expect(entry.get_by_role("button", name="Pause setup.exe")).to_be_hidden()

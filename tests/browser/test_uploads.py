@@ -87,15 +87,17 @@ def test_uploading_a_folder_recreates_its_structure(alice_page, tmp_path):
     expect(row(page, "harbour.jpg")).to_be_visible()
 
 
-def test_a_refused_upload_says_why_in_the_upload_panel(alice_page):
+def test_a_refused_upload_says_why_in_the_upload_panel(app, alice_page):
     page = alice_page
     page.expected_console_errors = [r"Failed to load resource: .* 415"]
+    app.config["ALLOWED_EXTENSIONS"] = "txt"  # as an operator may set it
 
     drop_files(page, {"virus.exe": "MZ not really a program"})
 
     entry = upload_row(page, "virus.exe")
     expect(entry.get_by_role("alert")).to_have_text(
-        "“virus.exe” was refused: .exe files are not allowed."
+        "“virus.exe” was refused: this server accepts only .txt files. "
+        "Its administrator can change that (VAULT_ALLOWED_EXTENSIONS)."
     )
     expect(entry).to_contain_text("Refused")
     expect(uploads_panel(page)).to_contain_text("0 of 1 uploaded · 1 failed")
