@@ -213,6 +213,15 @@ def test_an_uploaded_name_is_cleaned_and_the_answer_says_so(
     assert stored_names(app) == ["abc.txt"]
 
 
+def test_the_browser_form_says_which_names_were_changed(client, app, as_alice):
+    response = post_upload(client, ("a\\b\tc.txt", b"text"), ("plain.txt", b"x"))
+
+    assert response.status_code == 302
+    page = html.unescape(client.get("/").get_data(as_text=True))
+    assert "Uploaded 2 files. Saved under a changed name: “abc.txt”." in page
+    assert stored_names(app) == ["abc.txt", "plain.txt"]
+
+
 def test_an_uploaded_dot_dot_has_its_own_message(client, app, alice, api_headers):
     response = api_upload(client, api_headers(alice), "..", b"text")
 

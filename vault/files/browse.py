@@ -66,9 +66,23 @@ def upload():
         except VaultError as error:
             form.files.errors.append(error.message)
             return _folder_page(target, error.status, upload_form=form)
-    count = len(stored)
-    flash(f"Uploaded {count} file{'s' if count != 1 else ''}.", "success")
+    flash(_uploaded_message(uploads, stored), "success")
     return redirect(folder_url(target.id if target else None))
+
+
+def _uploaded_message(uploads, stored) -> str:
+    # A name loses separators and control characters, or gets a number to keep
+    # both: the person is told the name it was saved under.
+    count = len(stored)
+    message = f"Uploaded {count} file{'s' if count != 1 else ''}."
+    changed = [
+        f"“{file.name}”"
+        for (sent, _), file in zip(uploads, stored, strict=True)
+        if file.name != sent
+    ]
+    if changed:
+        message += f" Saved under a changed name: {', '.join(changed)}."
+    return message
 
 
 @bp.post("/folders")
