@@ -11,20 +11,6 @@ from vault.services import files, shares, tree
 from vault.shares.display import share_url
 from vault.units import parse_size
 
-CREATE_FIELDS = {
-    "file_id",
-    "folder_id",
-    "kind",
-    "expires_in",
-    "expires_at",
-    "password",
-    "max_downloads",
-    "note",
-    "max_file_size",
-    "max_files",
-    "allowed_types",
-}
-UPDATE_FIELDS = CREATE_FIELDS - {"file_id", "folder_id", "kind"}
 OPTIONS = (
     "password",
     "max_downloads",
@@ -33,6 +19,8 @@ OPTIONS = (
     "max_files",
     "allowed_types",
 )
+CREATE_FIELDS = {"file_id", "folder_id", "kind", "expires_in", "expires_at", *OPTIONS}
+UPDATE_FIELDS = CREATE_FIELDS - {"file_id", "folder_id", "kind"}
 
 
 def share_json(share: ShareLink, now: datetime) -> dict:
