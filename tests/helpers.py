@@ -88,22 +88,23 @@ def error_of(response, status: int, code: str | None = None) -> dict:
 
 
 def insert_folders_together(monkeypatch, parties: int) -> None:
-    """Hold each thread's first folder insert until `parties` threads reach it.
+    """Hold each thread's first tree change until `parties` threads reach it.
 
     Every upload into a new path looks for the folder, finds nothing, and only
-    then creates it: all of them getting there at once is the worst case.
+    then creates it: all of them getting there at once is the worst case. The
+    owner's tree lock (tree.lock_tree) then lets them in one after another.
     """
     barrier = threading.Barrier(parties, timeout=10)
     waited = threading.local()
-    original_insert_folder = tree.insert_folder
+    original_lock_tree = tree.lock_tree
 
-    def insert_folder_together(*args, **kwargs):
+    def lock_tree_together(*args, **kwargs):
         if not getattr(waited, "done", False):
             waited.done = True
             barrier.wait()
-        return original_insert_folder(*args, **kwargs)
+        return original_lock_tree(*args, **kwargs)
 
-    monkeypatch.setattr(tree, "insert_folder", insert_folder_together)
+    monkeypatch.setattr(tree, "lock_tree", lock_tree_together)
 
 
 class SeekableBody(io.RawIOBase):

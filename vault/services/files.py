@@ -104,6 +104,7 @@ def _add_files(user, named, folder, path, on_conflict, now, reservation_id):
     # one, and the others try again, now seeing the winner's folder or name.
     for _attempt in range(3):
         try:
+            tree.lock_tree(user, folder)
             target = tree.ensure_path(user, folder, path, now)
             size = sum(writer.size for _, writer in named)
             quotas.charge(user, size, reservation_id)
@@ -168,6 +169,7 @@ UNCHANGED = object()
 def update_item(user: User, node: Node, *, name=None, target=UNCHANGED) -> Node:
     """Rename and/or move a file or folder (target None is the root), all or none."""
     try:
+        tree.lock_tree(user, node, None if target is UNCHANGED else target)
         if name is not None:
             tree.prepare_rename(user, node, _checked_new_name(node, name))
         if target is not UNCHANGED:

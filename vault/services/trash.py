@@ -41,6 +41,7 @@ def trash(user: User, node_ids: list[str], now: datetime | None = None) -> int:
 
     NotFound if any of them is missing or someone else's.
     """
+    tree.lock_tree(user)
     nodes = [tree.get_node(user, node_id) for node_id in dict.fromkeys(node_ids)]
     for node in nodes:
         db.session.refresh(node)
@@ -86,6 +87,7 @@ def restore(user: User, node_id: str) -> Node:
 
     If the name is taken there by now, the item comes back as "name (1)".
     """
+    tree.lock_tree(user)
     node = get_trashed(user, node_id)
     now = utcnow()
     parent = tree.get_folder_if_live(user, node.parent_id)
@@ -110,11 +112,13 @@ def restore(user: User, node_id: str) -> Node:
 
 def delete_forever(user: User, node_id: str) -> None:
     """Delete one trashed item, and everything deleted with it, for good."""
+    tree.lock_tree(user)
     node = get_trashed(user, node_id)
     _purge(Node.trash_root_id == node.id)
 
 
 def empty_trash(user: User) -> None:
+    tree.lock_tree(user)
     _purge(Node.owner_id == user.id, IN_TRASH)
 
 

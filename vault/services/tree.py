@@ -3,10 +3,11 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import ObjectDeletedError
 
-from vault.errors import BadRequest, Conflict
+from vault.errors import BadRequest, Conflict, NotFound
 from vault.extensions import db
 from vault.models import Node, User, utcnow
 from vault.services import names
@@ -15,7 +16,6 @@ from vault.text import is_object_id
 
 LIVE = Node.trashed_at.is_(None)
 SORT_COLUMNS = {"name": Node.name_key, "size": Node.size, "date": Node.updated_at}
-MAX_DEPTH = 1000  # a guard against a corrupt tree, far beyond real use
 MAX_LISTING = 100_000  # one API listing of a folder
 MAX_PATH_PARTS = 64  # levels an upload may create at once
 
@@ -28,6 +28,39 @@ def place(node: Node, folder: Node | None) -> None:
     """Put a node into a folder (None is the root)."""
     node.parent_id = folder.id if folder else None
     node.parent_key = folder.id if folder else node.owner_id
+
+
+def lock_tree(user: User, *nodes: Node | None) -> None:
+    """Hold the user's tree still until this transaction ends; read `nodes` again.
+
+    Every use case that changes the tree calls this first. Two moves checked
+    at once could each miss the other and tie folders into a cycle; under the
+    lock an owner's changes run one after another, each seeing the result of
+    the one before. The lock is an UPDATE of the owner's row, the
+    transaction's first write: PostgreSQL holds it as a row lock and SQLite as
+    its one write lock, until commit or rollback. What was read before it may
+    be stale, so every node in the session is read again when next used, and
+    any of `nodes` gone or in the trash by now is NotFound.
+    """
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(used_bytes=User.used_bytes)
+        .execution_options(synchronize_session=False)
+    )
+    for instance in list(db.session.identity_map.values()):
+        if isinstance(instance, Node):
+            db.session.expire(instance)
+    for node in nodes:
+        if node is not None and not _still_live(node):
+            raise NotFound(f"“{node.name}” was deleted meanwhile.")
+
+
+def _still_live(node: Node) -> bool:
+    try:
+        return node.trashed_at is None
+    except ObjectDeletedError:
+        return False
 
 
 def get_folder(user: User, folder_id: str | None) -> Node | None:
@@ -78,6 +111,7 @@ def create_folder(
 ) -> Node:
     """Create a folder; InvalidName, or Conflict if the name is taken there."""
     name = names.check_typed_name(name)
+    lock_tree(user, parent)
     folder = new_folder(user, name, parent, now or utcnow())
     commit_unique(name)
     return folder
@@ -122,8 +156,8 @@ def ensure_path(
     for name in path_parts(path):
         existing = live_child(user, folder, name)
         if existing is None:
-            # No second look: if another upload creates it first, the unique
-            # index raises IntegrityError and the caller tries again.
+            # The caller holds the tree lock; should anything create it first
+            # anyway, the unique index raises IntegrityError and it tries again.
             folder = insert_folder(user, name, folder, now)
         elif existing.is_folder:
             folder = existing
@@ -181,11 +215,32 @@ def list_children(
 
 
 def ancestors(folder: Node | None) -> list[Node]:
-    """Return the folders from the root down to `folder`, inclusive."""
-    chain = []
-    while folder is not None and len(chain) < MAX_DEPTH:
-        chain.append(folder)
-        folder = db.session.get(Node, folder.parent_id) if folder.parent_id else None
+    """Return the folders from the root down to `folder`, inclusive, in one query.
+
+    On a corrupt tree the chain stops before a folder would come twice.
+    """
+    if folder is None:
+        return []
+    above = (
+        select(Node.id, Node.parent_id)
+        .where(Node.id == folder.id)
+        .cte("above", recursive=True)
+    )
+    # UNION, not UNION ALL: a row found again adds nothing, so even a cycle ends.
+    above = above.union(
+        select(Node.id, Node.parent_id).where(
+            Node.id == above.c.parent_id, Node.owner_id == folder.owner_id
+        )
+    )
+    rows = db.session.execute(
+        select(Node, above.c.parent_id).join(above, above.c.id == Node.id)
+    ).all()
+    by_id = {node.id: (node, parent_id) for node, parent_id in rows}
+    chain: list[Node] = []
+    next_id: str | None = folder.id
+    while next_id in by_id and len(chain) < len(by_id):
+        node, next_id = by_id[next_id]
+        chain.append(node)
     return list(reversed(chain))
 
 
@@ -205,6 +260,7 @@ def prepare_rename(user: User, node: Node, name: str) -> None:
 
 def move_nodes(user: User, nodes: list[Node], target: Node | None) -> None:
     """Move files and folders into `target` (None is the root), all or none."""
+    lock_tree(user, *nodes, target)
     prepare_move(user, nodes, target)
     commit_unique(nodes[0].name if nodes else "")
 
@@ -256,18 +312,16 @@ def folder_paths(user: User) -> dict[str, str]:
     ).all()
     by_id = {row.id: row for row in rows}
     paths: dict[str, str] = {}
-
-    def path(folder_id: str | None, depth: int = 0) -> str:
-        if folder_id is None or folder_id not in by_id or depth > MAX_DEPTH:
-            return ""
-        if folder_id not in paths:
-            row = by_id[folder_id]
-            above = path(row.parent_id, depth + 1)
-            paths[folder_id] = f"{above}/{row.name}" if above else row.name
-        return paths[folder_id]
-
     for folder_id in by_id:
-        path(folder_id)
+        # Up to a folder with a known path, the root, or (corrupt tree) a cycle.
+        chain: list[str] = []
+        while folder_id in by_id and folder_id not in paths and folder_id not in chain:
+            chain.append(folder_id)
+            folder_id = by_id[folder_id].parent_id
+        above = paths.get(folder_id, "")
+        for below_id in reversed(chain):
+            name = by_id[below_id].name
+            above = paths[below_id] = f"{above}/{name}" if above else name
     return paths
 
 
@@ -275,4 +329,5 @@ def subtree_query(root_id: str):
     """A recursive CTE of the ids of a live node and its live descendants."""
     tree = select(Node.id).where(Node.id == root_id).cte("subtree", recursive=True)
     children = select(Node.id).where(Node.parent_id == tree.c.id, LIVE)
-    return tree.union_all(children)
+    # UNION, not UNION ALL: on a corrupt tree (a cycle) the walk still ends.
+    return tree.union(children)
