@@ -11,7 +11,10 @@ from vault.units import format_size
 @click.option(
     "--repair",
     is_flag=True,
-    help="Fix counters and reservations; move orphan files to lost+found.",
+    help=(
+        "Fix counters and reservations; move orphan files to lost+found; "
+        "put folders cut off from the root in Recovered."
+    ),
 )
 @click.option("--quick", is_flag=True, help="Skip verifying every blob's SHA-256.")
 @with_appcontext

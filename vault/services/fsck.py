@@ -1,10 +1,12 @@
 """fsck: compare the database with the storage, report, and repair what is safe.
 
 Repairs never delete data. Counters are recomputed from the rows, expired
-reservations are released, forgotten thumbnails are made again on demand, and
-whatever sits on disk without a row is moved to a lost+found area. Rows are
-never deleted, except those of expired resumable uploads (their bytes go to
-lost+found): a missing or damaged blob is reported for a person to decide.
+reservations are released, forgotten thumbnails are made again on demand,
+items cut off from the root (a cycle, a lost parent) go into a "Recovered"
+folder (fsck_tree.py), and whatever sits on disk without a row is moved to a
+lost+found area. Rows are never deleted, except those of expired resumable
+uploads (their bytes go to lost+found): a missing or damaged blob is reported
+for a person to decide.
 """
 
 import os
@@ -15,7 +17,7 @@ from sqlalchemy import select, update
 
 from vault.extensions import db
 from vault.models import Node, Reservation, ResumableUpload, User, utcnow
-from vault.services import quotas, resumable
+from vault.services import fsck_tree, quotas, resumable
 from vault.storage import get_storage
 from vault.storage.local import RESUMABLE_PREFIX, DiskEntry
 from vault.units import format_size
@@ -34,6 +36,8 @@ KINDS = (
     "stale_reservation",
     "usage_drift",
     "reserved_drift",
+    "tree_cycle",
+    "orphan_node",
 )
 REPAIRABLE = set(KINDS) - {"missing_blob", "wrong_size", "wrong_hash"}
 BATCH_SIZE = 500
@@ -90,6 +94,7 @@ def check(
     # reserved_drift repair sees the reservations as they will stay.
     _check_reservations(report, repair, now)
     _check_counters(report, repair)
+    fsck_tree.check_tree(report, repair, _size_text)
     _check_files(report, repair, verify_hashes)
     _check_expired_uploads(report, repair, now)
     _check_disk(report, repair, now)
