@@ -125,7 +125,20 @@ def empty_trash(user: User) -> None:
 def purge_expired(now: datetime | None = None) -> int:
     """Delete for good what has been in the trash longer than VAULT_TRASH_DAYS."""
     cutoff = (now or utcnow()) - timedelta(days=current_app.config["TRASH_DAYS"])
-    return _purge(IN_TRASH, Node.trashed_at < cutoff)
+    expired = (IN_TRASH, Node.trashed_at < cutoff)
+    owners = db.session.scalars(
+        select(User)
+        .where(User.id.in_(select(Node.owner_id).where(*expired)))
+        .order_by(User.id)
+    ).all()
+    purged = 0
+    for owner in owners:
+        # Owner first, rows second, like every tree change: a restore of the
+        # same item waits instead of deadlocking with us.
+        tree.lock_tree(owner)
+        purged += _purge(Node.owner_id == owner.id, *expired)
+        db.session.commit()
+    return purged
 
 
 def _purge(*where) -> int:
