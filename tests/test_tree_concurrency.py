@@ -13,9 +13,13 @@ import json
 import pytest
 from sqlalchemy import select
 
+from tests.helpers import live_nodes, storage_files
 from tests.test_quotas_concurrency import run_together
+from vault.errors import NotFound
 from vault.extensions import db
-from vault.models import Node
+from vault.models import Node, User
+from vault.services import files, tree
+from vault.storage import get_storage
 
 PAIRS = 12
 RINGS = 4
@@ -107,3 +111,33 @@ def test_crossing_moves_from_worker_processes_leave_no_cycle(
 
     assert_one_move_per_group_refused(moves, sizes, statuses)
     assert unreachable_from_the_root(app, alice) == []
+
+
+def test_nothing_goes_into_a_folder_trashed_meanwhile(
+    app, client, alice, api_headers, make_folder
+):
+    folder, other = make_folder(alice, "Docs"), make_folder(alice, "Other")
+    with app.app_context():
+        owner = db.session.get(User, alice.id)
+        # Read as a request reads them, before another one trashes the folder.
+        stale, moving = (
+            tree.get_folder(owner, folder.id),
+            tree.get_node(owner, other.id),
+        )
+        trashed = client.delete(
+            f"/api/v1/folders/{folder.id}", headers=api_headers(alice)
+        )
+        writer = get_storage().new_writer(owner.id)
+        writer.write(b"late\n")
+
+        with pytest.raises(NotFound):
+            tree.create_folder(owner, "New", stale)
+        with pytest.raises(NotFound):
+            tree.move_nodes(owner, [moving], stale)
+        with pytest.raises(NotFound):
+            files.store_uploads(owner, [("late.txt", writer)], folder=stale)
+        writer.discard()
+
+    assert trashed.status_code == 204
+    assert [item.name for item in live_nodes(app)] == ["Other"]
+    assert storage_files(app) == []
