@@ -113,20 +113,20 @@ def test_crossing_moves_from_worker_processes_leave_no_cycle(
     assert unreachable_from_the_root(app, alice) == []
 
 
-def test_nothing_goes_into_a_folder_trashed_meanwhile(
+def test_nothing_goes_into_or_moves_what_was_deleted_meanwhile(
     app, client, alice, api_headers, make_folder
 ):
     folder, other = make_folder(alice, "Docs"), make_folder(alice, "Other")
+    purged = make_folder(alice, "Purged")
+    headers = api_headers(alice)
     with app.app_context():
         owner = db.session.get(User, alice.id)
-        # Read as a request reads them, before another one trashes the folder.
-        stale, moving = (
-            tree.get_folder(owner, folder.id),
-            tree.get_node(owner, other.id),
-        )
-        trashed = client.delete(
-            f"/api/v1/folders/{folder.id}", headers=api_headers(alice)
-        )
+        # Read as a request reads them, before others trash and purge them.
+        stale = tree.get_folder(owner, folder.id)
+        moving, gone = tree.get_node(owner, other.id), tree.get_node(owner, purged.id)
+        trashed = client.delete(f"/api/v1/folders/{folder.id}", headers=headers)
+        client.delete(f"/api/v1/folders/{purged.id}", headers=headers)
+        client.delete(f"/api/v1/trash/{purged.id}", headers=headers)
         writer = get_storage().new_writer(owner.id)
         writer.write(b"late\n")
 
@@ -134,6 +134,8 @@ def test_nothing_goes_into_a_folder_trashed_meanwhile(
             tree.create_folder(owner, "New", stale)
         with pytest.raises(NotFound):
             tree.move_nodes(owner, [moving], stale)
+        with pytest.raises(NotFound):
+            files.rename(owner, gone, "Renamed")
         with pytest.raises(NotFound):
             files.store_uploads(owner, [("late.txt", writer)], folder=stale)
         writer.discard()

@@ -53,7 +53,8 @@ def lock_tree(user: User, *nodes: Node | None) -> None:
             db.session.expire(instance)
     for node in nodes:
         if node is not None and not _still_live(node):
-            raise NotFound(f"“{node.name}” was deleted meanwhile.")
+            # No name: a row deleted meanwhile has none left to read.
+            raise NotFound("That item was deleted meanwhile.")
 
 
 def _still_live(node: Node) -> bool:
