@@ -93,3 +93,14 @@ class QuotaExceeded(VaultError):
     status = 507
     code = "quota_exceeded"
     message = "There is not enough free space in your storage for this upload."
+
+
+class StorageFull(VaultError):
+    """The disk under the storage is full: the server's problem, not the quota's."""
+
+    status = 507
+    code = "storage_full"
+    message = (
+        "The server's storage is full; nothing of this upload was kept. "
+        "Tell the administrator."
+    )

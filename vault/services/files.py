@@ -88,12 +88,13 @@ def store_uploads(
     now = now or utcnow()
     # Blob first, row second: a crash in between leaves an orphan blob for fsck,
     # never a row pointing at missing bytes.
-    for _, writer in named:
-        writer.commit()
     try:
+        for _, writer in named:
+            writer.commit()
         return _add_files(user, named, folder, path, on_conflict, now, reservation_id)
     except BaseException:
         db.session.rollback()
+        # Those already in place too (a full disk may refuse the second).
         for _, writer in named:
             get_storage().delete(writer.key)
         raise

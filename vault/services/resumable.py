@@ -21,6 +21,7 @@ from vault.errors import (
     BadRequest,
     Conflict,
     NotFound,
+    StorageFull,
     UploadTooLarge,
     VaultError,
 )
@@ -245,8 +246,8 @@ def append(
 
     Raises NotFound, OffsetMismatch, UploadBusy, BodyTooLong, IncompleteBody
     (after keeping what arrived, unless a checksum covers it), ChecksumMismatch
-    (keeping nothing), or what `files.store_uploads` raises on completion (the
-    upload is then removed entirely).
+    (keeping nothing), StorageFull, or what `files.store_uploads` raises on
+    completion (the upload is then removed entirely, as on StorageFull).
     """
     now = now or utcnow()
     lease = _Lease.take(user, upload_id, now)
@@ -264,6 +265,12 @@ def append(
         db.session.commit()  # no transaction stays open while bytes arrive
         try:
             _receive(state, body, checksum, content_length)
+        except StorageFull:
+            # Not something the client can wait out: the whole upload goes,
+            # so its bytes and quota do not keep the disk full.
+            _forget(upload_id)
+            get_storage().delete_resumable(user.id, upload_id)
+            raise
         finally:
             state.writer.close()
             if state.digest is not None:

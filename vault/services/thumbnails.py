@@ -5,7 +5,7 @@ import io
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import update
 
-from vault.errors import NotFound
+from vault.errors import NotFound, StorageFull
 from vault.extensions import db
 from vault.models import Node, User
 from vault.storage import get_storage
@@ -40,12 +40,7 @@ def thumbnail_key(user: User, file: Node) -> str:
     storage = get_storage()
     if file.thumbnail_key and storage.exists(file.thumbnail_key):
         return file.thumbnail_key
-    writer = storage.new_writer(user.id)
-    try:
-        _render(storage, file.storage_key, writer)
-        writer.commit()
-    finally:
-        writer.discard()
+    key = _make(storage, user, file)
     # Two requests may race to make it; the first one recorded wins.
     previous = file.thumbnail_key
     unchanged = (
@@ -56,14 +51,35 @@ def thumbnail_key(user: User, file: Node) -> str:
     won = db.session.execute(
         update(Node)
         .where(Node.id == file.id, unchanged)
-        .values(thumbnail_key=writer.key)
+        .values(thumbnail_key=key)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
     if not won:
-        storage.delete(writer.key)
+        storage.delete(key)
     db.session.refresh(file)
     return file.thumbnail_key
+
+
+def _make(storage, user: User, file: Node) -> str:
+    """Render and store a thumbnail; return its key. Raises NoThumbnail, StorageFull.
+
+    On a full disk nothing is kept and nothing is recorded: the next request
+    tries again, and pages showing the thumbnail still load without it.
+    """
+    try:
+        writer = storage.new_writer(user.id)
+        try:
+            _render(storage, file.storage_key, writer)
+            writer.commit()
+        finally:
+            writer.discard()
+    except StorageFull as error:
+        raise StorageFull(
+            "The server's storage is full, so this thumbnail could not be made. "
+            "Tell the administrator."
+        ) from error
+    return writer.key
 
 
 def _render(storage, key: str, writer) -> None:

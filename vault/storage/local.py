@@ -23,6 +23,7 @@ from vault.storage.writers import (
     ResumableWriter,
     StorageFull,
     fsync_path,
+    full_disk_as_storage_full,
     private_opener,
 )
 
@@ -161,8 +162,9 @@ class LocalStorage:
     def new_writer(self, namespace: str) -> BlobWriter:
         """Start a new blob under `namespace` with a fresh random key."""
         directory = os.path.join(self.root, _check_part(namespace))
-        os.makedirs(self.root, mode=0o700, exist_ok=True)
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        with full_disk_as_storage_full():
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
+            os.makedirs(directory, mode=0o700, exist_ok=True)
         name = secrets.token_hex(16)
         temp_path = os.path.join(directory, PARTIAL_PREFIX + secrets.token_hex(16))
         return BlobWriter(
@@ -203,10 +205,11 @@ class LocalStorage:
     def create_resumable(self, namespace: str, upload_id: str) -> None:
         """Create the empty file a resumable upload's bytes go into."""
         path = self._resumable_path(namespace, upload_id)
-        os.makedirs(self.root, mode=0o700, exist_ok=True)
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        os.close(private_opener(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
-        fsync_path(os.path.dirname(path))
+        with full_disk_as_storage_full():
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            os.close(private_opener(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+            fsync_path(os.path.dirname(path))
 
     def append_resumable(
         self, namespace: str, upload_id: str, offset: int

@@ -7,10 +7,13 @@ with fsync and a rename, so a blob is either whole or absent.
 """
 
 import errno
+import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from vault.errors import VaultError
+from vault.errors import StorageFull
 from vault.storage.hashing import StreamHash, file_sha256
 
 WRITE_BUFFER = 1024 * 1024
@@ -19,11 +22,7 @@ WRITE_BUFFER = 1024 * 1024
 SYNC_BEHIND_BYTES = 16 * 1024 * 1024
 HEAD_BYTES = 512
 
-
-class StorageFull(VaultError):
-    status = 507
-    code = "storage_full"
-    message = "The server's storage is full."
+log = logging.getLogger(__name__)
 
 
 class BlobWriter:
@@ -42,9 +41,10 @@ class BlobWriter:
         self._final_path = final_path
         self._temp_path = temp_path
         self._hash = StreamHash()
-        self._file = open(  # noqa: SIM115
-            temp_path, "xb", buffering=WRITE_BUFFER, opener=private_opener
-        )
+        with full_disk_as_storage_full():  # a full disk may refuse a new file
+            self._file = open(  # noqa: SIM115
+                temp_path, "xb", buffering=WRITE_BUFFER, opener=private_opener
+            )
         self._durable = SyncBehind(self._file)
 
     @property
@@ -54,12 +54,9 @@ class BlobWriter:
     def write(self, data: bytes) -> int:
         if len(self.head) < HEAD_BYTES:
             self.head += bytes(data[: HEAD_BYTES - len(self.head)])
-        try:
+        with full_disk_as_storage_full():
             self._file.write(data)
             self._durable.wrote(len(data))
-        except OSError as error:
-            _raise_storage_full(error)
-            raise
         self._hash.update(data)
         self.size += len(data)
         return len(data)
@@ -70,35 +67,64 @@ class BlobWriter:
 
     def commit(self) -> None:
         """Flush to disk and move the blob into place."""
-        try:
+        with full_disk_as_storage_full():
             self._durable.sync()
-        except OSError as error:
-            _raise_storage_full(error)
-            raise
-        self._file.close()
-        os.replace(self._temp_path, self._final_path)
-        fsync_path(os.path.dirname(self._final_path))
+            self._file.close()
+            os.replace(self._temp_path, self._final_path)
+            fsync_path(os.path.dirname(self._final_path))
         self._hash.close()  # it ran on during the syncs
         self.committed = True
 
     def discard(self) -> None:
-        """Drop the partial bytes; harmless after commit or a second call."""
+        """Drop the partial bytes; harmless after commit or a second call.
+
+        Never raises: it runs while another error is on its way out, and a
+        full disk must not keep the bytes that filled it.
+        """
         if self.committed:
             return
         self._hash.close()
         self._durable.close()
-        self._file.close()
-        try:
-            os.unlink(self._temp_path)
-        except FileNotFoundError:
-            pass
+        close_quietly(self._file)
+        # A commit that failed after its rename left the bytes under their
+        # final name, which no row names yet.
+        remove_quietly(self._temp_path)
+        remove_quietly(self._final_path)
 
     close = discard
 
 
-def _raise_storage_full(error: OSError) -> None:
-    if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        raise StorageFull() from error
+@contextmanager
+def full_disk_as_storage_full() -> Iterator[None]:
+    """Raise StorageFull where the disk (or its own quota) has no room left."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull() from error
+        raise
+
+
+def close_quietly(file) -> None:
+    """Close a file whose bytes are abandoned, even if its buffer cannot be flushed.
+
+    A buffered file closes its descriptor even when the flush fails; the
+    error (a full disk, typically) is about bytes nobody wants any more.
+    """
+    try:
+        file.close()
+    except OSError as error:
+        log.warning("Dropped unwritten bytes of an abandoned file: %s", error)
+
+
+def remove_quietly(path: str) -> None:
+    """Delete a file if it is there; log, never raise, if that fails."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as error:  # fsck finds what is left, as after a crash
+        log.warning("Could not remove %s: %s", path, error)
 
 
 class ResumableWriter:
@@ -109,6 +135,7 @@ class ResumableWriter:
     """
 
     def __init__(self, path: str, offset: int):
+        self._path = path
         self._file = open(path, "r+b", buffering=WRITE_BUFFER)  # noqa: SIM115
         if os.fstat(self._file.fileno()).st_size < offset:
             # Bytes we counted are gone (the file was tampered with): the upload
@@ -120,32 +147,35 @@ class ResumableWriter:
         self.truncate(offset)
 
     def write(self, data: bytes) -> None:
-        try:
+        with full_disk_as_storage_full():
             self._file.write(data)
             self._durable.wrote(len(data))
-        except OSError as error:
-            _raise_storage_full(error)
-            raise
         self.offset += len(data)
 
     def sync(self) -> None:
         """Make every byte written so far durable."""
-        try:
+        with full_disk_as_storage_full():
             self._durable.sync()
-        except OSError as error:
-            _raise_storage_full(error)
-            raise
 
     def truncate(self, offset: int) -> None:
         """Drop the bytes past `offset`; writing goes on from there."""
         self._durable.close()
-        self._file.truncate(offset)
+        try:
+            self._file.truncate(offset)  # flushes the buffer first
+        except OSError:
+            # The disk refused the buffered bytes: they go with the file
+            # object (they lie past `offset` anyway), and a fresh one cuts.
+            close_quietly(self._file)
+            self._file = open(self._path, "r+b", buffering=WRITE_BUFFER)  # noqa: SIM115
+            self._durable = SyncBehind(self._file)
+            self._file.truncate(offset)
         self._file.seek(offset)
         self.offset = offset
 
     def close(self) -> None:
+        """Let go of the file; never raises (bytes not synced are not counted)."""
         self._durable.close()
-        self._file.close()
+        close_quietly(self._file)
 
 
 class FinishedUpload:
@@ -177,19 +207,18 @@ class FinishedUpload:
 
     def commit(self) -> None:
         """Flush to disk and move the blob into place."""
-        fsync_path(self._path)
-        os.replace(self._path, self._final_path)
-        fsync_path(os.path.dirname(self._final_path))
+        with full_disk_as_storage_full():
+            fsync_path(self._path)
+            os.replace(self._path, self._final_path)
+            fsync_path(os.path.dirname(self._final_path))
         self.committed = True
 
     def discard(self) -> None:
-        """Delete the bytes; harmless after commit or a second call."""
+        """Delete the bytes; never raises, harmless after commit or a second call."""
         if self.committed:
             return
-        try:
-            os.unlink(self._path)
-        except FileNotFoundError:
-            pass
+        remove_quietly(self._path)
+        remove_quietly(self._final_path)
 
     close = discard
 
