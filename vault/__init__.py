@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from vault import faults
 from vault.config import DefaultConfig
 from vault.extensions import csrf, db, migrate
 from vault.units import parse_size
@@ -111,6 +112,7 @@ def _configure(app: Flask, test_config: dict | None) -> None:
     config.setdefault(
         "REMEMBER_COOKIE_DURATION", timedelta(days=config["SESSION_LIFETIME_DAYS"])
     )
+    faults.check_config(config)
     if config["REGISTRATION"] not in ("open", "closed"):
         raise ValueError("VAULT_REGISTRATION must be 'open' or 'closed'")
     for name in ("RESUMABLE_THRESHOLD_BYTES", "RESUMABLE_CHUNK_BYTES"):

@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from vault import faults
 from vault.errors import BadRequest, Conflict, ContentMismatch, FileTypeNotAllowed
 from vault.extensions import db
 from vault.models import Node, User, utcnow
@@ -90,14 +91,18 @@ def store_uploads(
     # never a row pointing at missing bytes.
     try:
         for _, writer in named:
+            faults.reach("after-write")
             writer.commit()
-        return _add_files(user, named, folder, path, on_conflict, now, reservation_id)
+        faults.reach("after-rename")
+        stored = _add_files(user, named, folder, path, on_conflict, now, reservation_id)
     except BaseException:
         db.session.rollback()
         # Those already in place too (a full disk may refuse the second).
         for _, writer in named:
             get_storage().delete(writer.key)
         raise
+    faults.reach("after-commit")
+    return stored
 
 
 def _add_files(user, named, folder, path, on_conflict, now, reservation_id):
