@@ -10,6 +10,7 @@ leaves nothing for a second fsck to find.
 import hashlib
 import http.client
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from tests.servers import (
     stop,
     wait_until_answering,
 )
+from tests.tus import OFFSET_STREAM, TUS, Tus, set_upload, state
 from vault import create_app, faults
 from vault.extensions import db
 from vault.models import Node, User, utcnow
@@ -168,3 +170,46 @@ def test_the_fault_hook_cannot_be_turned_on_outside_tests(
 ):
     with pytest.raises(ValueError, match=complaint):
         create_app({**base_config(tmp_path), **settings})
+
+
+@pytest.mark.parametrize("step", ["after-write", "after-rename"])
+def test_a_tus_upload_killed_while_becoming_a_file_resumes_or_starts_afresh(
+    app, client, alice, api_headers, tmp_path, step
+):
+    set_quota(app, alice, 64 * MiB)
+    headers = api_headers(alice)
+    tus = Tus(client, headers)
+    url = tus.start(2 * MiB, "big.zip")
+    patch = {
+        **headers,
+        **TUS,
+        "Upload-Offset": "0",
+        "Content-Type": OFFSET_STREAM,
+        "Content-Length": str(2 * MiB),
+    }
+
+    faulty = Server(app, tmp_path, testing="true", test_fault=step)
+    try:
+        assert faulty.request("PATCH", urlsplit(url).path, patch, PATTERN * 32) is None
+    finally:
+        faulty.stop()
+    # The dead request's lease runs out (30 s later).
+    set_upload(app, url, locked_until=utcnow() - timedelta(seconds=1))
+
+    if step == "after-write":
+        # The bytes are still the upload's: the client's retry completes it.
+        assert tus.offset(url) == 2 * MiB
+        done = tus.patch(url, b"", 2 * MiB)
+        assert done.status_code == 204
+        content = client.get(
+            f"/api/v1/files/{done.headers['Upload-File-Id']}/content", headers=headers
+        )
+        assert hashlib.sha256(content.data).hexdigest() == pattern_sha256(2 * MiB)
+        assert fsck_later(app, repair=False).problems == []
+        return
+    # Moved out of the upload and never recorded: the client starts afresh.
+    assert tus.patch(url, b"", 2 * MiB).status_code == 404
+    assert tus.head(url).status_code == 404
+    assert (state(app, alice)["uploads"], user_counters(app, alice)) == (0, (0, 0))
+    assert sorted(fsck_later(app, repair=True).by_kind()) == ["orphan_blob"]
+    assert fsck_later(app, repair=False).problems == []
