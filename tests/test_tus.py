@@ -360,7 +360,10 @@ def test_chunks_become_one_file_charged_once(app, tus, alice, api_headers):
     assert listed.get_json()["size"] == len(content)
     assert list(blobs(app).values()) == [content]
     assert state(app, alice) == {**NOTHING, "used": len(content), "blobs": 1}
-    assert tus.head(url).status_code == 404
+    done = tus.head(url)
+    assert done.status_code == 200
+    assert done.headers["Upload-Offset"] == str(len(content))
+    assert done.headers["Upload-File-Id"] == file_id
 
 
 def test_a_wrong_offset_is_a_conflict(app, tus, alice):

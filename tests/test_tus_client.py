@@ -3,7 +3,8 @@
 The server is gunicorn over the test database and storage, as deployed. The
 upload is interrupted twice: the first client stops after some chunks, then a
 request breaks off halfway through its body; a second client, knowing only the
-upload's URL, asks the server where it stands and finishes the upload.
+upload's URL, asks the server where it stands and finishes the upload. Then
+the answer to a last chunk is lost, and tuspy's own retry finds the file.
 """
 
 import hashlib
@@ -12,9 +13,11 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from sqlalchemy import select
 from tusclient.client import TusClient
 
+from tests.helpers import live_nodes
 from vault.extensions import db
 from vault.models import Node, ResumableUpload, User
 from vault.storage import get_storage
@@ -107,4 +110,45 @@ def test_tuspy_uploads_is_interrupted_and_resumes_with_a_second_client(
         assert get_storage().sha256(file.storage_key) == sha256
         owner = db.session.get(User, alice.id)
         assert (owner.used_bytes, owner.reserved_bytes) == (SIZE, 0)
-        assert db.session.scalars(select(ResumableUpload)).all() == []
+        # The upload stays, complete, until it expires.
+        [upload] = db.session.scalars(select(ResumableUpload)).all()
+        assert (upload.offset, upload.file_id) == (SIZE, file_id)
+
+
+def test_tuspy_retrying_a_lost_last_answer_gets_the_file_not_a_copy(
+    app, alice, api_headers, gunicorn, monkeypatch, tmp_path
+):
+    content = os.urandom(3 * MiB + 4321)
+    path = tmp_path / "notes.zip"
+    path.write_bytes(content)
+    send = requests.patch
+    lost = []
+
+    def lose_the_completing_answer(url, **options):
+        # The server has every byte and made the file; the client hears nothing.
+        response = send(url, **options)
+        if "Upload-File-Id" in response.headers and not lost:
+            lost.append(response.headers["Upload-File-Id"])
+            response.close()
+            raise requests.ConnectionError("the connection dropped")
+        return response
+
+    monkeypatch.setattr(requests, "patch", lose_the_completing_answer)
+    with path.open("rb") as source:
+        uploader = TusClient(
+            f"http://127.0.0.1:{gunicorn}/api/v1/uploads", headers=api_headers(alice)
+        ).uploader(
+            file_stream=source,
+            chunk_size=MiB,
+            metadata={"filename": "notes.zip"},
+            retries=1,
+            retry_delay=0,
+        )
+        uploader.upload()
+
+    assert uploader.offset == len(content)
+    assert uploader.request.response_headers["upload-file-id"] == lost[0]
+    [file] = live_nodes(app)
+    assert (file.id, file.name, file.size) == (lost[0], "notes.zip", len(content))
+    with app.app_context():
+        assert db.session.get(User, alice.id).used_bytes == len(content)

@@ -76,7 +76,11 @@ def upload_id(url: str) -> str:
 
 
 def state(app, user) -> dict:
-    """What a user holds: counters, reservations, upload rows, files on disk."""
+    """What a user holds: counters, reservations, unfinished uploads, files on disk.
+
+    Complete uploads keep their row until they expire, holding nothing:
+    `completed` counts those.
+    """
     with app.app_context():
         owner = db.session.get(User, user.id)
         return {
@@ -86,7 +90,9 @@ def state(app, user) -> dict:
                 select(func.count()).select_from(Reservation)
             ),
             "uploads": db.session.scalar(
-                select(func.count()).select_from(ResumableUpload)
+                select(func.count())
+                .select_from(ResumableUpload)
+                .where(ResumableUpload.file_id.is_(None))
             ),
             "blobs": len(blobs(app)),
         }

@@ -319,6 +319,9 @@ class ResumableUpload(db.Model):
     Its bytes grow in a partial file in the owner's storage area, named after
     the row's id; `offset` only ever counts bytes already fsynced there. The
     quota for the whole `length` is held from creation by `reservation_id`.
+    Once complete, the row stays until it expires, `offset` equal to `length`
+    and `file_id` naming the file it became: a client that lost the last
+    answer asks again (HEAD) instead of sending the whole file a second time.
     """
 
     __tablename__ = "resumable_uploads"
@@ -345,3 +348,6 @@ class ResumableUpload(db.Model):
     # A lease held by the request writing bytes, so that two PATCHes (in any
     # processes) never append at once; it lapses if that request dies.
     locked_until: Mapped[datetime | None]
+    # The file the upload became, set in the transaction that adds it. Not a
+    # foreign key: the file may be deleted since, the upload stays complete.
+    file_id: Mapped[str | None] = mapped_column(String(32))

@@ -497,6 +497,9 @@
         return;
       }
       this.offset = offsetFrom(response);
+      // A complete upload says which file it became: after a lost last answer,
+      // this is how we learn it, with nothing sent again.
+      this.fileId = response.header("Upload-File-Id") || this.fileId;
       this._renewExpiry(response);
     }
 

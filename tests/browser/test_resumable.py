@@ -5,6 +5,7 @@ import base64
 import hashlib
 import os
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -225,6 +226,50 @@ def test_lost_connections_and_server_errors_are_retried(
     expect(page.get_by_text("Uploaded 1 file.")).to_be_visible()
     assert_stored_whole(app, "backup.tar", sha256)
     assert patches.count(str(2 * CHUNK)) == 3
+
+
+def test_a_lost_last_answer_finishes_without_sending_the_file_again(
+    app, alice_page, traffic, big_file
+):
+    """The server completed the upload, but its answer never came back."""
+    page = alice_page
+    page.expected_console_errors = [
+        r"Failed to load resource: net::ERR_CONNECTION_RESET"
+    ]
+    path, sha256 = big_file
+    last = str(SIZE - CHUNK)
+    answers = []
+
+    def lose_the_last_answer(route):
+        request = route.request
+        if request.method == "PATCH" and request.headers["upload-offset"] == last:
+            if not answers:
+                answers.append(route.fetch())  # the server gets every byte
+                route.abort("connectionreset")  # the browser gets no answer
+                return
+        route.continue_()
+
+    page.route(UPLOADS_URL, lose_the_last_answer)
+
+    pick_files(page, path)
+
+    expect(page.get_by_text("Uploaded 1 file.")).to_be_visible()
+    assert answers[0].status == 204
+    assert_stored_whole(app, "backup.tar", sha256)
+    with app.app_context():
+        assert [node.name for node in db.session.scalars(select(Node))] == [
+            "backup.tar"
+        ]
+    # It asked where the upload stood, learnt it was done, and sent no more.
+    sent = [(method, url) for method, url, _ in traffic if UPLOADS_URL.search(url)]
+    lost_at = patch_offsets(traffic).index(int(last))
+    assert [method for method, _ in sent].count("POST") == 1
+    assert [method for method, _ in sent[lost_at + 2 :]] == ["HEAD"]
+    # ...and which file the upload became, to say so in its row.
+    file_id = stored_file(app, "backup.tar").id
+    assert ("GET", f"/api/v1/files/{file_id}") in [
+        (method, urlsplit(url).path) for method, url, _ in traffic
+    ]
 
 
 def test_a_lock_held_by_a_dead_request_is_waited_out_as_the_server_says(

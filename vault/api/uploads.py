@@ -3,8 +3,11 @@
 Core, creation, creation-with-upload, termination, expiration and checksum
 (sha1, sha256, md5). Same authentication as the rest of the API. Beyond tus:
 the request that completes an upload answers with `Upload-File-Id: <id>`, the
-file it became (GET /api/v1/files/<id>). Expired uploads answer 404, exactly
-like unknown ones and anyone else's.
+file it became (GET /api/v1/files/<id>). A complete upload keeps answering
+HEAD (and an empty PATCH at its end) with `Upload-Offset` equal to its length
+and that header until it expires, even if the file was deleted since: a
+client that lost the last answer learns it is done, and sends nothing again.
+Expired uploads answer 404, exactly like unknown ones and anyone else's.
 """
 
 import base64
@@ -119,6 +122,8 @@ def upload_status(upload_id):
         "Upload-Expires": http_date(upload.expires_at),
         "Cache-Control": "no-store",
     }
+    if upload.file_id is not None:
+        headers["Upload-File-Id"] = upload.file_id
     if upload.upload_metadata:
         headers["Upload-Metadata"] = ",".join(
             f"{key} {value}" if value else key
@@ -184,8 +189,8 @@ def _progress(progress: resumable.Progress, status: int):
     headers = {"Upload-Offset": str(progress.offset)}
     if progress.expires_at is not None:
         headers["Upload-Expires"] = http_date(progress.expires_at)
-    if progress.file is not None:
-        headers["Upload-File-Id"] = progress.file.id
+    if progress.file_id is not None:
+        headers["Upload-File-Id"] = progress.file_id
     return _empty(status, headers)
 
 

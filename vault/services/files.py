@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import current_app
@@ -68,6 +69,7 @@ def store_uploads(
     on_conflict: str = "rename",
     now: datetime | None = None,
     reservation_id: str | None = None,
+    before_commit: Callable[[list[Node]], None] | None = None,
 ) -> list[Node]:
     """Turn received uploads into files in `folder`/`path`, all or none.
 
@@ -76,7 +78,9 @@ def store_uploads(
     Raises InvalidName, FileTypeNotAllowed, ContentMismatch, Conflict or
     QuotaExceeded; the caller discards the writers (committed blobs are removed
     here). The bytes are charged to the quota, taking over the reservation that
-    held them while they arrived, if any.
+    held them while they arrived, if any. `before_commit` is called with the
+    new files (ids set) inside the transaction that adds them, so that what it
+    writes commits with them or not at all.
     """
     if not uploads:
         raise BadRequest("Choose at least one file to upload.")
@@ -94,7 +98,9 @@ def store_uploads(
             faults.reach("after-write")
             writer.commit()
         faults.reach("after-rename")
-        stored = _add_files(user, named, folder, path, on_conflict, now, reservation_id)
+        stored = _add_files(
+            user, named, folder, path, on_conflict, now, reservation_id, before_commit
+        )
     except BaseException:
         db.session.rollback()
         # Those already in place too (a full disk may refuse the second).
@@ -105,7 +111,9 @@ def store_uploads(
     return stored
 
 
-def _add_files(user, named, folder, path, on_conflict, now, reservation_id):
+def _add_files(
+    user, named, folder, path, on_conflict, now, reservation_id, before_commit
+):
     # Uploads racing for one file or folder name: the unique index stops all but
     # one, and the others try again, now seeing the winner's folder or name.
     for _attempt in range(3):
@@ -120,6 +128,9 @@ def _add_files(user, named, folder, path, on_conflict, now, reservation_id):
                 taken.add(names.name_key(final))
                 files.append(_new_file(user, target, final, writer, now))
             db.session.add_all(files)
+            if before_commit is not None:
+                db.session.flush()
+                before_commit(files)
             db.session.commit()
             return files
         except IntegrityError:

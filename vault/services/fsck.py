@@ -414,7 +414,9 @@ def _check_expired_uploads(report: Report, repair: bool, now: datetime) -> None:
             User.email,
         )
         .join(User, User.id == ResumableUpload.owner_id)
-        .where(ResumableUpload.expires_at <= now)
+        # A complete upload's row is only a record, with no bytes and no quota:
+        # `cleanup` removes it in time.
+        .where(ResumableUpload.expires_at <= now, ResumableUpload.file_id.is_(None))
     )
     for row in _in_batches(query, ResumableUpload.id):
         problem = report.add(

@@ -6,6 +6,12 @@ lives as long as the upload. A request appending bytes first takes a lease on
 the row, so two requests (in any processes) never write at once; `offset` only
 ever counts bytes already fsynced. When the last byte is in, the partial file
 becomes a file through `files.store_uploads`, exactly like any other upload.
+
+The row outlives its completion (tus 1.0.0: a finished upload still answers
+with its offset until it expires). In the transaction that adds the file, it
+takes `offset = length` and the file's id, so an upload reads as complete
+exactly when its file exists, and a client that lost the last answer learns
+both instead of sending the whole file again.
 """
 
 import hashlib
@@ -124,12 +130,12 @@ class Checksum:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where an upload stands after a request; `file` once it became one."""
+    """Where an upload stands after a request; `file_id` once it became a file."""
 
     offset: int
     length: int
     expires_at: datetime | None
-    file: Node | None = None
+    file_id: str | None = None
 
 
 def checksum(algorithm: str, digest: bytes) -> Checksum:
@@ -247,7 +253,9 @@ def append(
     Raises NotFound, OffsetMismatch, UploadBusy, BodyTooLong, IncompleteBody
     (after keeping what arrived, unless a checksum covers it), ChecksumMismatch
     (keeping nothing), StorageFull, or what `files.store_uploads` raises on
-    completion (the upload is then removed entirely, as on StorageFull).
+    completion (the upload is then removed entirely, as on StorageFull). An
+    empty request at the end of a complete upload (its last one again, sent by a
+    client that lost the answer) is answered with the file it became.
     """
     now = now or utcnow()
     lease = _Lease.take(user, upload_id, now)
@@ -255,6 +263,8 @@ def append(
         upload = get_upload(user, upload_id, now)  # read under the lease
         if offset != upload.offset:
             raise OffsetMismatch(upload.offset, offset)
+        if upload.file_id is not None:
+            return _completed(upload, body, content_length)
         left = upload.length - upload.offset
         if content_length is not None and content_length > left:
             raise BodyTooLong(
@@ -275,12 +285,18 @@ def append(
             state.writer.close()
             if state.digest is not None:
                 state.digest.close()
-        if state.committed < state.length:
+        if state.writer.offset < state.length:
             return Progress(state.committed, state.length, state.expires_at)
-        file = _complete(user, state)
-        return Progress(state.length, state.length, None, file)
+        return _complete(user, state)
     finally:
         lease.release()
+
+
+def _completed(upload: ResumableUpload, body: Body, length: int | None) -> Progress:
+    """Answer an empty request to a complete upload; refuse bytes for it."""
+    if length or (length is None and body.read(1)):
+        raise BodyTooLong("This upload is complete: it takes no more bytes.")
+    return Progress(upload.length, upload.length, upload.expires_at, upload.file_id)
 
 
 class _Lease:
@@ -434,7 +450,10 @@ def _receive(
     if hasher is not None and hasher.digest() != checksum.digest:
         _rewind(state)
         raise ChecksumMismatch()
-    _checkpoint(state)
+    # The last bytes are counted with the file they complete (_complete), and
+    # made durable when it is committed.
+    if state.writer.offset < state.length:
+        _checkpoint(state)
 
 
 def _keep_what_arrived(state: _Appending, hasher) -> None:
@@ -510,12 +529,27 @@ def _checkpoint(state: _Appending) -> None:
         db.session.commit()
 
 
-def _complete(user: User, state: _Appending) -> Node:
-    """Turn the finished bytes into a file; on refusal, remove the whole upload."""
+def _complete(user: User, state: _Appending) -> Progress:
+    """Turn the finished bytes into a file; on refusal, remove the whole upload.
+
+    The upload becomes complete in the transaction that adds the file, and
+    only while this request still holds it (LeaseLost, and no file, if not).
+    """
     sha256 = state.digest.hexdigest() if state.digest is not None else None
     finished = get_storage().finish_resumable(
         state.owner_id, state.upload_id, sha256=sha256, progress=state.lease.keep
     )
+    expires_at = state.now + upload_lifetime()
+
+    def record_completion(stored: list[Node]) -> None:
+        # The reservation became the file's use in this same transaction.
+        state.lease.extend(
+            offset=state.length,
+            file_id=stored[0].id,
+            reservation_id=None,
+            expires_at=expires_at,
+        )
+
     try:
         # Still ours, with time to spare for storing the file? (LeaseLost if not.)
         state.lease.keep()
@@ -527,6 +561,7 @@ def _complete(user: User, state: _Appending) -> Node:
             on_conflict=state.on_conflict,
             now=state.now,
             reservation_id=state.reservation_id,
+            before_commit=record_completion,
         )
     except LeaseLost:
         raise
@@ -534,16 +569,16 @@ def _complete(user: User, state: _Appending) -> Node:
         finished.discard()
         _forget(state.upload_id)
         raise
-    _forget(state.upload_id)
-    return file
+    upload_hashes.forget(state.upload_id)
+    return Progress(state.length, state.length, expires_at, file.id)
 
 
 def _forget(upload_id: str, *conditions):
     """Delete an upload's row meeting `conditions` and release its quota; commit.
 
-    Return the row's owner_id and offset, or None if no such row. The caller
-    deletes the bytes: row first, bytes second, so a crash leaves bytes that
-    fsck finds, never a row without them.
+    Return the row's owner_id, offset and file_id, or None if no such row. The
+    caller deletes the bytes: row first, bytes second, so a crash leaves bytes
+    that fsck finds, never a row without them.
     """
     row = db.session.execute(
         delete(ResumableUpload)
@@ -552,6 +587,7 @@ def _forget(upload_id: str, *conditions):
             ResumableUpload.owner_id,
             ResumableUpload.reservation_id,
             ResumableUpload.offset,
+            ResumableUpload.file_id,
         )
         .execution_options(synchronize_session=False)
     ).first()
@@ -562,7 +598,10 @@ def _forget(upload_id: str, *conditions):
 
 
 def terminate(user: User, upload_id: str, now: datetime | None = None) -> None:
-    """Cancel an upload: its bytes, its quota and its row go. Raises NotFound."""
+    """Cancel an upload: its bytes, its quota and its row go. Raises NotFound.
+
+    A complete upload only loses its row: the file it became stays.
+    """
     now = now or utcnow()
     upload = get_upload(user, upload_id, now)
     clock = utcnow()
@@ -575,7 +614,7 @@ def terminate(user: User, upload_id: str, now: datetime | None = None) -> None:
 def forget_expired(upload_id: str, now: datetime):
     """Delete an expired upload's row and release its quota, unless it is in use.
 
-    Return the row's owner_id and offset, or None. The caller removes the bytes.
+    Return the row (see `_forget`), or None. The caller removes the bytes.
     """
     return _forget(upload_id, ResumableUpload.expires_at <= now, _lease_free(utcnow()))
 
@@ -583,7 +622,11 @@ def forget_expired(upload_id: str, now: datetime):
 def remove_expired(
     now: datetime | None = None, user_id: str | None = None
 ) -> tuple[int, int]:
-    """Remove expired uploads: rows, quota and bytes. Return how many, and bytes."""
+    """Remove expired uploads: rows, quota and bytes.
+
+    Return how many unfinished ones, and the bytes they had received; the rows
+    of complete ones (no bytes, no quota) go too, uncounted.
+    """
     now = now or utcnow()
     query = select(ResumableUpload.id).where(ResumableUpload.expires_at <= now)
     if user_id is not None:
@@ -593,7 +636,7 @@ def remove_expired(
     count = received = 0
     for upload_id in expired:
         row = forget_expired(upload_id, now)
-        if row is not None:
+        if row is not None and row.file_id is None:
             get_storage().delete_resumable(row.owner_id, upload_id)
             count, received = count + 1, received + row.offset
     return count, received
