@@ -33,6 +33,8 @@ def base_config(tmp_path) -> dict:
         "MAX_UPLOAD_BYTES": 8 * 1024 * 1024,
         # No cleanup thread per test app; tests/test_maintenance.py turns it on.
         "CLEANUP_SECONDS": 0,
+        # This machine (the test client, live servers) and what HTTPS tests use.
+        "TRUSTED_HOSTS": ["localhost", "127.0.0.1", "vault.example"],
     }
 
 

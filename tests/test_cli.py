@@ -223,8 +223,11 @@ def test_reset_password_prints_a_one_time_path(app, runner, bob):
     result = users(runner, "reset-password", "bob@example.com")
 
     assert result.exit_code == 0, result.output
-    path = result.output.strip()
+    path = result.stdout.strip()
     assert re.fullmatch(r"/reset/[A-Za-z0-9_-]{43}", path)
+    assert result.stderr == (
+        "VAULT_BASE_URL is not set: put the vault's address in front of this path.\n"
+    )
     client = app.test_client()
     page = client.get(path)
     assert page.status_code == 200
@@ -256,3 +259,16 @@ def test_reset_password_of_an_unknown_user_fails(runner, alice):
 
     assert result.exit_code != 0
     assert "no account" in result.output
+
+
+def test_reset_password_prints_the_whole_link_with_a_base_url(app, runner, bob):
+    app.config["BASE_URL"] = "https://vault.example.com:8443/files"
+
+    result = users(runner, "reset-password", "bob@example.com")
+
+    assert result.exit_code == 0, result.output
+    link = result.stdout.strip()
+    assert re.fullmatch(
+        r"https://vault\.example\.com:8443/files/reset/[A-Za-z0-9_-]{43}", link
+    )
+    assert result.stderr == ""

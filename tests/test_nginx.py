@@ -120,9 +120,9 @@ class Answer:
 
 
 class Servers:
-    def __init__(self, app, nginx_port: int, run_dir: Path):
+    def __init__(self, app, nginx_port: int, vault_port: int, run_dir: Path):
         self.app = app
-        self.port = nginx_port
+        self.port, self.vault_port = nginx_port, vault_port
         self.access_log = run_dir / "access.log"
 
     def request(self, method, path, headers=None, body=None) -> Answer:
@@ -194,6 +194,8 @@ def servers(served_app, tmp_path_factory):
         threads=4,
         accel_redirect="/protected/",
         trusted_proxies=1,
+        # What production sets without VAULT_BASE_URL: only this host name.
+        trusted_hosts="127.0.0.1",
     )
     gunicorn_log = run_dir / "gunicorn.log"
     nginx_log = run_dir / "error.log"
@@ -209,7 +211,7 @@ def servers(served_app, tmp_path_factory):
         )
         wait_until_answering(vault_port, processes[0], gunicorn_log)
         wait_until_answering(nginx_port, processes[1], nginx_log)
-        yield Servers(app, nginx_port, run_dir)
+        yield Servers(app, nginx_port, vault_port, run_dir)
     finally:
         for process in reversed(processes):
             stop(process)
@@ -398,3 +400,69 @@ def test_a_share_link_counts_exactly_what_nginx_sends_whole(
 
     assert answer.status == status
     assert link_row(served_app, link).download_count == (answer.body == SMALL)
+
+
+def test_a_tus_upload_through_nginx_keeps_the_port_in_its_location(people, servers):
+    headers = {**people["alice"][1], "Tus-Resumable": "1.0.0"}
+    created = servers.request(
+        "POST",
+        "/api/v1/uploads",
+        {
+            **headers,
+            "Upload-Length": "11",
+            "Upload-Metadata": "filename dGhyb3VnaCBuZ2lueC50eHQ=",
+        },
+    )
+    location = created.headers["Location"]
+    patched = servers.request(
+        "PATCH",
+        location,
+        {
+            **headers,
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+        },
+        b"hello nginx",
+    )
+
+    assert created.status == 201
+    assert location.startswith(f"http://127.0.0.1:{servers.port}/api/v1/uploads/")
+    assert patched.status == 204
+    assert patched.headers["Upload-Offset"] == "11"
+    file = node(servers.app, patched.headers["Upload-File-Id"])
+    assert (file.name, file.size) == ("through nginx.txt", 11)
+
+
+def test_a_share_link_made_through_nginx_keeps_the_port(people, servers):
+    file = upload_through(servers, people["alice"], "notes.txt", b"shared\n")
+    body = json.dumps({"file_id": file.id, "expires_in": 3600}).encode()
+
+    made = servers.request(
+        "POST",
+        "/api/v1/shares",
+        {**people["alice"][1], "Content-Type": "application/json"},
+        body,
+    )
+    url = json.loads(made.body)["url"]
+    opened = servers.request("GET", url + "/download")
+
+    assert made.status == 201
+    assert url.startswith(f"http://127.0.0.1:{servers.port}/s/")
+    assert (opened.status, opened.body) == (200, b"shared\n")
+
+
+@pytest.mark.parametrize("through_nginx", [True, False])
+def test_a_forged_host_is_refused(people, servers, through_nginx):
+    port = servers.port if through_nginx else servers.vault_port
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(
+            "GET", "/api/v1/me", headers={**people["alice"][1], "Host": "evil.example"}
+        )
+        answer = connection.getresponse()
+        status, body = answer.status, answer.read()
+    finally:
+        connection.close()
+
+    assert status == 400
+    assert body == b"This server does not answer to the host name in this request.\n"

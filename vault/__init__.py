@@ -33,6 +33,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.request_class = http.VaultRequest
     app.after_request(http.set_security_headers)
+    from vault import links
+
+    links.init_app(app)
     if app.config["TRUSTED_PROXIES"]:
         count = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
@@ -119,6 +122,12 @@ def _configure(app: Flask, test_config: dict | None) -> None:
         # The browser uploader takes them as they are (templates/files/folder.html).
         if not (isinstance(config[name], int) and config[name] > 0):
             raise ValueError(f"VAULT_{name} must be a whole number of bytes above 0")
+    from vault import links
+
+    config["BASE_URL"] = links.check_base_url(config.get("BASE_URL"))
+    config["TRUSTED_HOSTS"] = links.trusted_hosts(
+        config.get("TRUSTED_HOSTS"), config["BASE_URL"]
+    )
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
 

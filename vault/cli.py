@@ -8,10 +8,12 @@ import sys
 from collections.abc import Callable
 
 import click
+from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from vault import maintenance
 from vault.errors import VaultError
+from vault.links import app_path, external_url
 from vault.services import admin, trash
 from vault.units import format_size, parse_size
 
@@ -177,8 +179,15 @@ def demote(email: str) -> None:
 def reset_password(email: str) -> None:
     """Print a one-time link to set a new password, valid for an hour.
 
-    Only the path is printed (/reset/...): the command line does not know the
-    address people reach this vault at, so put it in front.
+    The link starts with VAULT_BASE_URL; without it the command line does not
+    know the vault's address, so it prints the path (/reset/...) and says so.
     """
     token = _run(admin.issue_password_reset, None, _run(admin.get_user_by_email, email))
-    click.echo(f"/reset/{token}")
+    if current_app.config["BASE_URL"] is None:
+        click.echo(
+            "VAULT_BASE_URL is not set: put the vault's address in front of this path.",
+            err=True,
+        )
+        click.echo(app_path("auth.reset_password", token=token))
+    else:
+        click.echo(external_url("auth.reset_password", token=token))

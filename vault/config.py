@@ -41,8 +41,16 @@ class DefaultConfig:
     LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
     SESSION_LIFETIME_DAYS = 30
 
-    # Number of reverse proxies whose X-Forwarded-* headers are trusted.
+    # Number of reverse proxies whose X-Forwarded-* headers are trusted
+    # (For, Proto and Host; X-Forwarded-Port is not read: the port goes in Host).
     TRUSTED_PROXIES = 0
+    # The address people reach the vault at, e.g. "https://vault.example.com":
+    # share, upload and password-reset links are built from it. Unset, from the
+    # request's host, which must be one of TRUSTED_HOSTS (else 400).
+    BASE_URL: str | None = None
+    # Host names requests may carry ("a.example, b.example"; ".example" for its
+    # subdomains). Unset: localhost, 127.0.0.1 and BASE_URL's host.
+    TRUSTED_HOSTS = None
     # Let the proxy in front send a file's bytes once the app has checked access.
     # nginx: the URL prefix of an `internal` location aliased to STORAGE_DIR, e.g.
     # "/protected/" (see docs/deploy/nginx.conf); downloads then answer with

@@ -15,6 +15,7 @@ from vault.admin import display
 from vault.admin.forms import AUDIT_GROUPS, CreateUserForm, DeleteUserForm, QuotaForm
 from vault.auth.forms import ConfirmForm
 from vault.errors import BadRequest, NotFound, VaultError
+from vault.links import external_url
 from vault.services import admin, audit, quotas, trash
 from vault.text import page_number
 
@@ -209,7 +210,7 @@ def reset_password(user_id):
     token = admin.issue_password_reset(current_user, account)
     # Shown once, in this response only: never flashed into the session cookie
     # nor put in a URL we redirect to, where history and logs would keep it.
-    link = url_for("auth.reset_password", token=token, _external=True)
+    link = external_url("auth.reset_password", token=token)
     page = render_template("admin/reset_link.html", account=account, link=link)
     return page, 201
 

@@ -15,12 +15,13 @@ import binascii
 import io
 import re
 
-from flask import current_app, g, request, url_for
+from flask import current_app, g, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.http import http_date
 
 from vault.api.blueprint import bp
 from vault.errors import BadRequest, VaultError
+from vault.links import external_url
 from vault.services import resumable
 
 TUS_VERSION = "1.0.0"
@@ -104,9 +105,7 @@ def create_upload():
         metadata=metadata,
     )
     # Also on errors from here on: the upload exists, the client may resume it.
-    g.tus_headers = {
-        "Location": url_for("api.upload_status", upload_id=upload.id, _external=True)
-    }
+    g.tus_headers = {"Location": external_url("api.upload_status", upload_id=upload.id)}
     if with_body or length == 0:
         body = _RequestBody(request.stream) if with_body else io.BytesIO()
         return _progress(_append(upload.id, body, offset=0), 201)

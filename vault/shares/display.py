@@ -2,8 +2,7 @@
 
 from datetime import datetime
 
-from flask import url_for
-
+from vault.links import external_url
 from vault.models import ShareLink
 from vault.services import shares
 
@@ -24,7 +23,7 @@ REFUSALS = {"wrong_password", "throttled", "gone"}
 
 def share_url(share: ShareLink) -> str:
     """Return the full public URL of a link: the one place it is built."""
-    return url_for("public.open", token=shares.share_token(share), _external=True)
+    return external_url("public.open", token=shares.share_token(share))
 
 
 def relative_time(moment: datetime, now: datetime) -> str:
