@@ -151,7 +151,7 @@ def test_a_big_file_stops_being_written_at_the_limit(
 
 def test_the_server_limit_still_applies(app, client, alice, inbox):
     link = make_link(app, alice, inbox, kind="upload")
-    app.config["MAX_CONTENT_LENGTH"] = 1000
+    app.config["MAX_UPLOAD_BYTES"] = 1000
 
     response = send(client, link, [("big.txt", b"x" * 2000)], headers=JSON)
 

@@ -106,7 +106,7 @@ def test_database_error_removes_the_committed_blob(
 
 
 def test_over_the_cap_is_refused_before_reading(app, client, alice, api_headers):
-    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    app.config["MAX_UPLOAD_BYTES"] = 1024 * 1024
     body = MultipartBody("big.zip", 2 * 1024 * 1024)
     response = post_body(client, api_headers(alice), body)
     assert response.status_code == 413

@@ -32,6 +32,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from vault import http
 
     app.request_class = http.VaultRequest
+    # First of all hooks: a body too large for its route is refused unread.
+    app.before_request(http.refuse_large_bodies)
     app.after_request(http.set_security_headers)
     from vault import links
 
@@ -108,7 +110,8 @@ def _configure(app: Flask, test_config: dict | None) -> None:
         app.instance_path, "storage"
     )
     config["MAX_UPLOAD_BYTES"] = parse_size(config["MAX_UPLOAD_BYTES"])
-    config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"]
+    # Every route that is not an upload (see vault/http.py) takes this at most.
+    config["MAX_BODY_BYTES"] = parse_size(config["MAX_BODY_BYTES"])
     config["DEFAULT_QUOTA_BYTES"] = parse_size(config["DEFAULT_QUOTA"])
     config.setdefault("REMEMBER_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
     # The remember-me cookie lives as long as the server-side session it names.

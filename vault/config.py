@@ -12,6 +12,9 @@ class DefaultConfig:
     # check (a ".png" that is not a PNG) is refused either way.
     ALLOWED_EXTENSIONS = ""
     MAX_UPLOAD_BYTES = "10 GB"  # a number of bytes or human units
+    # Every other request body (sign-in, API JSON, forms): refused above this,
+    # before it is read, so no stranger can make a worker hold a large one.
+    MAX_BODY_BYTES = "64 KiB"
     DEFAULT_QUOTA = "unlimited"  # for new accounts: "10 GB" or "unlimited"
     TRASH_DAYS = 30  # deleted items are purged after this many days
     # Quota held for an upload lapses if no bytes arrive for this long (its

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from vault.errors import VaultError
 from vault.extensions import login_manager
+from vault.http import too_large_message
 from vault.services import accounts, filetypes, quotas, trash
 from vault.units import format_size
 
@@ -121,10 +122,7 @@ def _http_error(error: HTTPException):
             "Reload the page and try again.",
         )
     if isinstance(error, RequestEntityTooLarge):
-        limit = format_size(current_app.config["MAX_UPLOAD_BYTES"])
-        return error_response(
-            413, "too_large", f"The upload is larger than the {limit} limit."
-        )
+        return error_response(413, "too_large", too_large_message())
     code, message = _HTTP_MESSAGES.get(
         error.code, ("error", error.description or "Something went wrong.")
     )

@@ -5,6 +5,7 @@ from flask import g, request
 from vault.api.blueprint import bp, json_body, timestamp
 from vault.downloads import send_stored_file
 from vault.errors import BadRequest
+from vault.http import takes_uploads
 from vault.models import Node
 from vault.services import files, trash, tree
 from vault.services.uploads import UploadReceiver
@@ -25,6 +26,7 @@ def file_json(file: Node) -> dict:
 
 
 @bp.post("/files")
+@takes_uploads
 def upload_files():
     with UploadReceiver(g.api_user, request.content_length) as receiver:
         request.upload_receiver = receiver

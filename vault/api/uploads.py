@@ -21,6 +21,7 @@ from werkzeug.http import http_date
 
 from vault.api.blueprint import bp
 from vault.errors import BadRequest, VaultError
+from vault.http import takes_uploads
 from vault.links import external_url
 from vault.services import resumable
 
@@ -89,6 +90,7 @@ def tus_options(upload_id=None):
 
 
 @bp.post("/uploads", provide_automatic_options=False)
+@takes_uploads
 def create_upload():
     with_body = request.mimetype == OFFSET_STREAM
     if not with_body and request.content_length:
@@ -132,6 +134,7 @@ def upload_status(upload_id):
 
 
 @bp.patch("/uploads/<upload_id>", provide_automatic_options=False)
+@takes_uploads
 def append_to_upload(upload_id):
     if request.mimetype != OFFSET_STREAM:
         raise NotOffsetStream()
@@ -148,6 +151,7 @@ def terminate_upload(upload_id):
 
 
 @bp.post("/uploads/<upload_id>", provide_automatic_options=False)
+@takes_uploads
 def override_upload_method(upload_id):
     # tus lets clients behind proxies that drop PATCH or DELETE send a POST.
     method = request.headers.get("X-HTTP-Method-Override", "").upper()

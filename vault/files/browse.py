@@ -7,6 +7,7 @@ from vault.errors import VaultError
 from vault.extensions import csrf
 from vault.files.blueprint import bp, folder_url, listing_args
 from vault.files.forms import FolderForm, UploadForm
+from vault.http import takes_uploads
 from vault.services import files, thumbnails, tree
 from vault.services.uploads import UploadReceiver
 
@@ -45,6 +46,7 @@ def folder(folder_id):
 # CSRF is checked by the form itself: the global check would parse the body
 # before the upload receiver is in place, and the files would be dropped.
 @bp.post("/upload")
+@takes_uploads
 @csrf.exempt
 @login_required
 def upload():

@@ -17,11 +17,11 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from vault.errors import Gone, NotFound, VaultError
+from vault.http import too_large_message
 from vault.models import ShareLink, utcnow
 from vault.public.forms import UnlockForm
 from vault.services import share_access
 from vault.services.share_access import PasswordRequired, Visitor
-from vault.units import format_size
 from vault.views import retry_after
 
 bp = Blueprint("public", __name__, url_prefix="/s")
@@ -138,9 +138,7 @@ def _http_error(error: HTTPException):
         message = "This page is out of date. Reload it and try again."
         return _error_response(400, "csrf_failed", message)
     if isinstance(error, RequestEntityTooLarge):
-        limit = format_size(current_app.config["MAX_UPLOAD_BYTES"])
-        message = f"The upload is larger than the {limit} limit."
-        return _error_response(413, "too_large", message)
+        return _error_response(413, "too_large", too_large_message())
     if status == 404:
         return _error_response(404, "not_found", "This link has no such page.")
     if status == 405:

@@ -4,6 +4,7 @@ from flask import flash, jsonify, redirect, request, url_for
 
 from vault.errors import VaultError
 from vault.extensions import csrf
+from vault.http import takes_uploads
 from vault.public.blueprint import bp, open_link, visitor, wants_json
 from vault.public.forms import SendFilesForm
 from vault.public.pages import send_files_page
@@ -14,6 +15,7 @@ from vault.services import share_uploads
 # before the upload receiver is in place, and the files would be dropped (and
 # over HTTPS it wants a Referer, which share pages never send).
 @bp.post("/<token>/upload")
+@takes_uploads
 @csrf.exempt
 def upload(token):
     # The link is checked before a byte of the body is read.
