@@ -41,6 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["TRUSTED_PROXIES"]:
         count = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    app.wsgi_app = http.CloseAfterUnreadBody(app.wsgi_app)
 
     db.init_app(app)
     migrate.init_app(
