@@ -466,3 +466,42 @@ def test_a_forged_host_is_refused(people, servers, through_nginx):
 
     assert status == 400
     assert body == b"This server does not answer to the host name in this request.\n"
+
+
+def test_nginx_refuses_a_large_body_to_sign_in(servers):
+    answer = servers.request(
+        "POST",
+        "/login",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        b"x" * (1024 * 1024),
+    )
+
+    assert answer.status == 413
+    assert b"<center>nginx</center>" in answer.body  # nginx's page, not vault's
+
+
+@pytest.mark.parametrize(
+    "method, path, status",
+    [
+        ("POST", "/upload", 302),
+        ("POST", "/api/v1/files", 401),
+        ("PATCH", "/api/v1/uploads/" + "0" * 32, 401),
+        ("POST", "/s/unknown/upload", 404),
+    ],
+)
+def test_nginx_lets_large_bodies_through_to_the_upload_routes(
+    servers, method, path, status
+):
+    # A stranger's: vault answers, unread, what it answers to strangers.
+    headers = {"Content-Type": "application/octet-stream", "Tus-Resumable": "1.0.0"}
+
+    answer = servers.request(method, path, headers, b"x" * (1024 * 1024))
+
+    assert answer.status == status
+    assert b"nginx" not in answer.body
+
+
+def test_an_upload_passes_through_nginx(people, servers):
+    file = upload_through(servers, people["alice"], "big.zip", CONTENT)
+
+    assert file.size == len(CONTENT)
