@@ -53,11 +53,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     csrf.init_app(app)
 
-    from vault import maintenance, storage, views
+    from vault import guards, maintenance, storage, views
 
     storage.init_app(app)
     # First: its hook must run even when a later one answers the request.
     maintenance.init_app(app)
+    guards.init_app(app)
     views.init_app(app)
 
     from vault import downloads

@@ -154,7 +154,9 @@ def _not_modified(blob: Blob, response: Response) -> bool:
 
 
 # One range in its plain form; RFC 9110 lets a server ignore anything else.
-_SINGLE_RANGE = re.compile(r"bytes= *(?:(\d+) *- *(\d*)|-(\d+)) *", re.IGNORECASE)
+_SINGLE_RANGE = re.compile(
+    r"bytes= *(?:(\d+) *- *(\d*)|-(\d+)) *", re.IGNORECASE | re.ASCII
+)
 
 
 def _requested_span(blob: Blob, response: Response) -> tuple[int, int] | None:
@@ -168,13 +170,24 @@ def _requested_span(blob: Blob, response: Response) -> tuple[int, int] | None:
     match = _SINGLE_RANGE.fullmatch(request.headers.get("Range", "").strip())
     if match is None or not _range_applies(response):
         return None
-    first, last, suffix = match.groups()
+    first, last, suffix = (_position(digits) for digits in match.groups())
     if suffix is not None:
-        return max(blob.size - int(suffix), 0), blob.size
-    start = int(first)
-    if last and int(last) < start:
-        return start, start  # "bytes=5-3" cannot be met
-    return start, min(int(last) + 1 if last else blob.size, blob.size)
+        return max(blob.size - suffix, 0), blob.size
+    if last is not None and last < first:
+        return first, first  # "bytes=5-3" cannot be met
+    return first, min(last + 1 if last is not None else blob.size, blob.size)
+
+
+# Past any size we store (a BIGINT): a longer number means the same to us.
+_BEYOND_ANY_SIZE = 2**63
+
+
+def _position(digits: str | None) -> int | None:
+    """Read a Range position of any length (int() refuses over 4,300 digits)."""
+    if not digits:
+        return None
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 19 else _BEYOND_ANY_SIZE
 
 
 def _range_applies(response: Response) -> bool:

@@ -1,6 +1,7 @@
 """Human-readable byte sizes."""
 
 import re
+from decimal import Decimal, localcontext
 
 _UNITS = {
     "": 1,
@@ -28,9 +29,13 @@ def parse_size(text: str | int | None) -> int | None:
     if text.strip().lower() in ("", "unlimited", "none"):
         return None
     match = _SIZE.fullmatch(text.lower())
-    if not match or match.group(2) not in _UNITS:
+    if not match or match.group(2) not in _UNITS or len(match.group(1)) > 40:
         raise ValueError(f"not a size: {text!r}")
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
+    # Decimal, not float: "9007199254740993" stays exact, and a long number
+    # is just a big one (float would make it infinite). 40 digits times a
+    # unit fit the precision, so the product is exact.
+    with localcontext(prec=60):
+        return int(Decimal(match.group(1)) * _UNITS[match.group(2)])
 
 
 def format_size(size: int | None) -> str:

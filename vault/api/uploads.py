@@ -11,7 +11,6 @@ Expired uploads answer 404, exactly like unknown ones and anyone else's.
 """
 
 import base64
-import binascii
 import io
 import re
 
@@ -235,7 +234,7 @@ def _metadata() -> dict[str, str | None]:
 def _decoded(key: str, value: str | None) -> bytes:
     try:
         return base64.b64decode(value or "", validate=True)
-    except binascii.Error as error:
+    except ValueError as error:  # binascii.Error, or text that is not ASCII
         raise BadRequest(f"Upload-Metadata: {key} is not base64.") from error
 
 
@@ -259,6 +258,6 @@ def _checksum() -> resumable.Checksum | None:
     algorithm, _, encoded = header.strip().partition(" ")
     try:
         digest = base64.b64decode(encoded.strip(), validate=True)
-    except binascii.Error as error:
+    except ValueError as error:  # binascii.Error, or text that is not ASCII
         raise BadRequest("Upload-Checksum must be “algorithm base64digest”.") from error
     return resumable.checksum(algorithm, digest)

@@ -183,7 +183,8 @@ def _positive_or_none(value, field: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise BadRequest(f"“{field}” must be a whole number of at least 1.")
-    if value > 2**31 - 1 and field != "max_file_size":
+    # What the columns hold: INTEGER counts, a BIGINT size.
+    if value > (2**63 - 1 if field == "max_file_size" else 2**31 - 1):
         raise BadRequest(f"“{field}” is too large.")
     return value
 
