@@ -5,6 +5,7 @@ lighttpd's X-Sendfile), the app still checks access and writes every header, and
 hands the sending of the bytes, Range included, to the proxy.
 """
 
+import codecs
 import os
 import re
 from collections.abc import Mapping
@@ -92,9 +93,32 @@ def send_stored_file(
         file.sha256,
         file.created_at,  # the bytes never change in place
         file.name,
-        preview_type or file.content_type,
+        _with_charset(preview_type or file.content_type, file),
     )
     return send_blob(blob, inline=preview_type is not None, counter=counter)
+
+
+# Enough to tell UTF-8 from a legacy encoding in practice, read in one go.
+CHARSET_SNIFF_BYTES = 64 * 1024
+
+
+def _with_charset(content_type: str, file: Node) -> str:
+    """Say `charset=utf-8` on a text type when the file's first bytes are UTF-8.
+
+    Decided per response from at most the first 64 KiB, never the whole file;
+    text in another encoding gets no charset (a browser guesses, as before).
+    """
+    if not content_type.startswith("text/"):
+        return content_type
+    base = content_type.split(";")[0].strip()
+    stop = min(file.size, CHARSET_SNIFF_BYTES)
+    head = b"".join(get_storage().read_range(file.storage_key, 0, stop))
+    try:
+        # A character cut at the end of the window is not an error.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=stop == file.size)
+    except UnicodeDecodeError:
+        return base
+    return f"{base}; charset=utf-8"
 
 
 def send_thumbnail(file: Node, key: str) -> Response:
