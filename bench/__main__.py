@@ -13,11 +13,31 @@ from pathlib import Path
 
 from bench import fixtures, machine, report
 from bench.clients import BenchError, client_for
-from bench.measurements import Context, MiB, Results, Settings, progress, run
+from bench.measurements import (
+    OPERATIONS,
+    Context,
+    MiB,
+    Results,
+    Settings,
+    progress,
+    run,
+)
 from bench.servers import ROOT, SERVERS, Server, Unavailable, stop_all
 
-FULL = {"size_mib": 1024, "uploads": 1000, "repeats": 3, "wrk_seconds": 10}
-QUICK = {"size_mib": 16, "uploads": 100, "repeats": 1, "wrk_seconds": 2}
+FULL = {
+    "size_mib": 1024,
+    "uploads": 1000,
+    "repeats": 3,
+    "wrk_seconds": 10,
+    "slow_seconds": 20,
+}
+QUICK = {
+    "size_mib": 16,
+    "uploads": 100,
+    "repeats": 1,
+    "wrk_seconds": 2,
+    "slow_seconds": 5,
+}
 DOCUMENT = ROOT / "docs" / "performance.md"
 
 
@@ -32,6 +52,16 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--wrk-seconds", type=int, help="default 10")
     parser.add_argument("--files", type=int, default=10_000, help="folder size")
     parser.add_argument(
+        "--slow-clients", type=int, default=200, help="trickling connections"
+    )
+    parser.add_argument(
+        "--slow-seconds", type=float, help="small requests timed among them"
+    )
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated operations, of {','.join(OPERATIONS)}",
+    )
+    parser.add_argument(
         "--servers",
         default=",".join(server.name for server in SERVERS),
         help="comma-separated, of vault,copyparty,nginx",
@@ -40,13 +70,14 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--output",
         type=Path,
-        help=f"page to write (default {DOCUMENT.relative_to(ROOT)}; none if --quick)",
+        help=f"page to write (default {DOCUMENT.relative_to(ROOT)}; "
+        "none with --quick or --only)",
     )
     options = parser.parse_args(argv)
     for name, value in (QUICK if options.quick else FULL).items():
         if getattr(options, name) is None:
             setattr(options, name, value)
-    if options.output is None and not options.quick:
+    if options.output is None and not options.quick and not options.only:
         options.output = DOCUMENT
     return options
 
@@ -74,7 +105,9 @@ def start(server: Server, settings: Settings, workdir: Path, sha256: str) -> Con
     )
 
 
-def measure(workdir: Path, settings: Settings, names: list[str]) -> Results:
+def measure(
+    workdir: Path, settings: Settings, names: list[str], only: list[str] | None
+) -> Results:
     source = workdir / "source.bin"
     progress(f"writing {settings.size // MiB} MiB of random bytes to {source}")
     sha256 = fixtures.source_file(source, settings.size)
@@ -88,7 +121,7 @@ def measure(workdir: Path, settings: Settings, names: list[str]) -> Results:
         except Unavailable as error:
             unavailable[kind.name] = str(error)
             progress(f"{kind.name}: n/a: {error}")
-    results = run(contexts, settings.repeats)
+    results = run(contexts, settings.repeats, only)
     for name, reason in unavailable.items():
         results.reasons[(name, "*")] = reason
     return results
@@ -109,13 +142,16 @@ def main(argv: list[str] | None = None) -> None:
         repeats=options.repeats,
         wrk_seconds=options.wrk_seconds,
         folder_files=options.files,
+        slow_count=options.slow_clients,
+        slow_seconds=options.slow_seconds,
     )
     names = [name.strip() for name in options.servers.split(",")]
+    only = [name.strip() for name in options.only.split(",")] if options.only else None
     with tempfile.TemporaryDirectory(prefix="vault-bench-", dir=options.tmp) as tmp:
         workdir = Path(tmp)
         description = machine.describe(workdir)
         try:
-            results = measure(workdir, settings, names)
+            results = measure(workdir, settings, names, only)
         finally:
             stop_all()
     print(report.console(results, settings))

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import fixtures
+from bench import fixtures, slow_clients
 from bench.clients import BLOCK, BenchError, Client, wrk
 from bench.servers import Unavailable
 
@@ -49,6 +49,8 @@ class Settings:
     wrk_connections: int = 16
     range_requests: int = 20
     page_requests: int = 20
+    slow_count: int = 200
+    slow_seconds: float = 20
 
 
 @dataclass
@@ -309,6 +311,13 @@ def vault_pages(context: Context) -> dict[str, float]:
     return figures
 
 
+def slow_clients_latency(context: Context) -> dict[str, float]:
+    settings = context.settings
+    return slow_clients.measure(
+        context.client, settings.slow_count, settings.slow_seconds
+    )
+
+
 @dataclass
 class Operation:
     measure: Callable
@@ -326,6 +335,7 @@ OPERATIONS = {
     "tiny_get": Operation(tiny_get),
     "folder_page": Operation(folder_page),
     "vault_pages": Operation(vault_pages, ("vault",)),
+    "slow_clients": Operation(slow_clients_latency, ("vault",)),
 }
 
 
@@ -353,13 +363,17 @@ def warm_up(context: Context, rounds: int = 4) -> None:
         connection.close()
 
 
-def run(contexts: dict[str, Context], repeats: int) -> Results:
+def run(
+    contexts: dict[str, Context], repeats: int, only: list[str] | None = None
+) -> Results:
     results = Results()
     progress("warming up")
     for context in contexts.values():
         warm_up(context)
     for repeat in range(1, repeats + 1):
         for name, operation in OPERATIONS.items():
+            if only and name not in only:
+                continue
             progress(f"repeat {repeat}/{repeats}: {name}")
             for server, context in contexts.items():
                 if server in operation.servers:
