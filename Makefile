@@ -13,9 +13,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# gunicorn as in production, not Werkzeug's development server (a thread per
+# connection, however slow the client).
 run: $(STAMP)
 	$(BIN)/flask --app vault db upgrade
-	$(BIN)/flask --app vault run --port $(PORT)
+	VAULT_BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -9,7 +9,9 @@ import os
 import socket
 
 bind = os.environ.get("VAULT_BIND", "127.0.0.1:8000")
-worker_class = "gthread"
+# gthread, except that requests are read in the event loop, so slow clients hold
+# no thread; VAULT_CLIENT_TIMEOUT bounds how slow (see vault/worker.py).
+worker_class = "vault.worker.ThreadWorker"
 workers = int(os.environ.get("VAULT_WORKERS", "2"))
 threads = int(os.environ.get("VAULT_THREADS", "8"))
 # A worker only times out when it stops answering gunicorn's heartbeat; with
