@@ -1,5 +1,3 @@
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     abort,
@@ -22,6 +20,7 @@ from vault.auth.forms import (
 )
 from vault.errors import VaultError
 from vault.extensions import csrf
+from vault.redirects import local_path
 from vault.services import accounts, tokens
 from vault.views import retry_after
 
@@ -34,16 +33,7 @@ def _sign_in(user, remember: bool) -> None:
 
 
 def _next_page() -> str:
-    # Only a local path: an absolute or scheme-relative URL would make us an
-    # open redirect. Browsers drop tabs and newlines and read "\\" as "/", so
-    # "/\t/evil" or "/\\evil" would leave the site.
-    target = request.args.get("next", "")
-    if any(ord(char) < 0x20 or char == "\x7f" for char in target):
-        return url_for("files.index")
-    parts = urlsplit(target.replace("\\", "/"))
-    if target.startswith("/") and not parts.scheme and not parts.netloc:
-        return target
-    return url_for("files.index")
+    return local_path(request.args.get("next")) or url_for("files.index")
 
 
 def _form_page(template: str, form, **context):

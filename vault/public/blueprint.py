@@ -20,6 +20,7 @@ from vault.errors import Gone, NotFound, VaultError
 from vault.http import too_large_message
 from vault.models import ShareLink, utcnow
 from vault.public.forms import UnlockForm
+from vault.redirects import local_path
 from vault.services import share_access
 from vault.services.share_access import PasswordRequired, Visitor
 from vault.views import retry_after
@@ -117,7 +118,8 @@ def _unlock_target() -> str:
 def safe_next(target: str, token: str) -> str:
     """Return `target` if it is a page of this link, else the link's own page."""
     home = url_for("public.open", token=token)
-    if _LINK_PATH.fullmatch(target or "") and target.startswith(home + "/"):
+    target = local_path(target) or ""
+    if _LINK_PATH.fullmatch(target) and target.startswith(home + "/"):
         return target
     return home
 
