@@ -1,13 +1,15 @@
 """Test data made through the real services, so tests see what users would."""
 
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import current_app
 from PIL import Image
 
+from vault.errors import AuthenticationFailed
 from vault.extensions import db
-from vault.models import Node, User
-from vault.services import accounts, files, tokens, trash, tree
+from vault.models import Node, ShareLink, User
+from vault.services import accounts, files, share_access, tokens, trash, tree
 from vault.storage import get_storage
 
 PNG = (
@@ -85,3 +87,48 @@ def _detached(row):
     db.session.refresh(row)
     db.session.expunge(row)
     return row
+
+
+def _at_back_off_pace(last: datetime) -> list[datetime]:
+    """The moments of the guesses that bring one account or link to the longest
+    wait, each as soon as the back-off allows; the last one at `last`."""
+    after = current_app.config["LOGIN_BACKOFF_AFTER"]
+    longest = current_app.config["LOGIN_BACKOFF_MAX_SECONDS"]
+    # waits[n - 1]: how long the n-th failure makes the next guess wait.
+    waits = [0] * (after - 1)
+    while not waits or waits[-1] < longest:
+        waits.append(min(2 ** (len(waits) + 1 - after), longest))
+    moment = last - timedelta(seconds=sum(waits[:-1]))
+    moments = []
+    for wait in waits:
+        moments.append(moment)
+        moment += timedelta(seconds=wait)
+    return moments
+
+
+def back_off_fully(email: str, address: str, last: datetime) -> None:
+    """Guess an account's password until the wait after a failure is the longest."""
+    for moment in _at_back_off_pace(last):
+        try:
+            accounts.authenticate(email, "a wrong guess", address, now=moment)
+        except AuthenticationFailed:
+            pass
+
+
+def back_off_link(share_id: str, address: str, last: datetime) -> None:
+    """Guess a link's password until the wait after a failure is the longest."""
+    share = db.session.get(ShareLink, share_id)
+    for moment in _at_back_off_pace(last):
+        try:
+            share_access.check_password(share, "a wrong guess", address, now=moment)
+        except AuthenticationFailed:
+            pass
+
+
+def guess_many_accounts(address: str, count: int, now: datetime) -> None:
+    """Fail one sign-in for each of `count` made-up emails from one address."""
+    for number in range(count):
+        try:
+            accounts.authenticate(f"guess{number}@example.com", "x", address, now=now)
+        except AuthenticationFailed:
+            pass

@@ -78,40 +78,61 @@ def test_what_is_no_email_is_not_written_down(app, alice, typed):
     assert failed.target == "(not an email address)"
 
 
-def test_a_lockout_is_logged_once_not_for_every_refused_attempt(app, alice):
-    limit = app.config["LOGIN_MAX_FAILURES"]
-    fail(app, "alice@example.com", times=limit)
+def test_a_back_off_is_logged_once_not_for_every_refused_attempt(app, alice):
+    free = app.config["LOGIN_BACKOFF_AFTER"]
+    fail(app, "alice@example.com", times=free)
     with app.app_context():
         for _ in range(5):
             with pytest.raises(TooManyAttempts):
                 accounts.authenticate("alice@example.com", PASSWORD, "192.0.2.1", NOW)
 
     events = logged(app)
-    assert [event.action for event in events].count("sign_in.failed") == limit
+    assert [event.action for event in events].count("sign_in.failed") == free
     [locked] = [event for event in events if event.action == "sign_in.locked"]
     assert locked.target == "alice@example.com"
     assert locked.address == "192.0.2.1"
-    assert locked.after == {"locked": ["account", "address"]}
-    assert locked.id == events[-1].id  # with the failure that reached the limit
+    assert locked.after == {"locked": ["account"]}
+    assert locked.id == events[-1].id  # with the failure that started it
 
 
-def test_a_new_lockout_after_the_window_is_logged_again(app, alice):
-    limit = app.config["LOGIN_MAX_FAILURES"]
+def test_a_new_back_off_after_the_window_is_logged_again(app, alice):
+    free = app.config["LOGIN_BACKOFF_AFTER"]
     window = timedelta(seconds=app.config["LOGIN_FAILURE_WINDOW_SECONDS"])
-    fail(app, "alice@example.com", times=limit)
-    fail(app, "alice@example.com", now=NOW + window, times=limit)
+    fail(app, "alice@example.com", times=free)
+    fail(app, "alice@example.com", now=NOW + window, times=free)
 
     assert len(logged(app, "sign_in.locked")) == 2
 
 
 def test_an_address_trying_many_emails_is_logged_as_locked(app, alice):
-    limit = app.config["LOGIN_MAX_FAILURES"]
+    limit = app.config["LOGIN_ADDRESS_MAX_FAILURES"]
     for number in range(limit):
         fail(app, f"guess{number}@example.com")
 
     [locked] = logged(app, "sign_in.locked")
     assert locked.after == {"locked": ["address"]}
     assert locked.target == f"guess{limit - 1}@example.com"
+
+
+def test_a_disabled_account_is_refused_with_its_reason_in_the_log(app, alice, bob):
+    with app.app_context():
+        actor, target = db.session.get(User, alice.id), db.session.get(User, bob.id)
+        admin.set_disabled(actor, target, True)
+    client = client_at(app, "198.51.100.4")
+
+    right = AuthActions(client).login("bob@example.com", PASSWORD)
+    wrong = AuthActions(client).login("bob@example.com", "not the password")
+
+    assert right.status_code == wrong.status_code == 401
+    assert right.get_data(as_text=True).count("Wrong email or password.") == 1
+    refused, failed = logged(app, "sign_in.")
+    assert (refused.action, refused.after) == (
+        "sign_in.refused",
+        {"reason": "disabled"},
+    )
+    assert (refused.target, refused.target_id) == ("bob@example.com", bob.id)
+    assert (refused.actor, refused.address) == ("visitor", "198.51.100.4")
+    assert (failed.action, failed.target) == ("sign_in.failed", "bob@example.com")
 
 
 def test_a_successful_sign_in_is_not_logged(app, alice):

@@ -52,9 +52,9 @@ def test_neither_the_link_id_nor_its_stored_hash_opens_it(app, client, alice, no
     assert client.get(f"/s/{row.token_hash}").status_code == 404
 
 
-def test_guessing_tokens_is_throttled_for_every_token(app, client, alice, notes):
+def test_guessing_many_tokens_is_throttled_for_every_token(app, client, alice, notes):
     link = make_link(app, alice, notes)
-    limit = app.config["LOGIN_MAX_FAILURES"]
+    limit = app.config["LOGIN_ADDRESS_MAX_FAILURES"]
     guesser = {"REMOTE_ADDR": "198.51.100.7"}
 
     misses = [
@@ -65,15 +65,26 @@ def test_guessing_tokens_is_throttled_for_every_token(app, client, alice, notes)
 
     assert misses == [404] * limit
     assert locked.status_code == 429
-    assert "Try again in 15 minutes" in locked.get_data(as_text=True)
+    assert "Try again in 60 minutes" in locked.get_data(as_text=True)
     assert int(locked.headers["Retry-After"]) > 0
     assert_share_headers(locked)
     other = {"REMOTE_ADDR": "198.51.100.8"}
     assert client.get(link.url, environ_base=other).status_code == 200
 
 
+def test_one_mistyped_link_opened_again_and_again_locks_nothing(
+    app, client, alice, notes
+):
+    link = make_link(app, alice, notes)
+    household = {"REMOTE_ADDR": "198.51.100.7"}
+    for _ in range(2 * app.config["LOGIN_ADDRESS_MAX_FAILURES"]):
+        client.get("/s/a-link-with-a-typo", environ_base=household)
+
+    assert client.get(link.url, environ_base=household).status_code == 200
+
+
 def test_an_ipv6_guesser_cannot_rotate_through_its_own_network(app, client, alice):
-    limit = app.config["LOGIN_MAX_FAILURES"]
+    limit = app.config["LOGIN_ADDRESS_MAX_FAILURES"]
     for number in range(limit):
         address = {"REMOTE_ADDR": f"2001:db8:1:2::{number + 1:x}"}
         client.get(f"/s/guess{number}", environ_base=address)

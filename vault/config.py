@@ -40,8 +40,17 @@ class DefaultConfig:
     # argon2-cffi profile name (argon2.profiles); tests use "CHEAPEST".
     PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"  # noqa: S105 (a profile name)
 
-    LOGIN_MAX_FAILURES = 10
-    LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+    # Guessing passwords (sign-in, share links); see services/throttle.py.
+    # After this many failures on one account or link, each try waits twice as
+    # long as the last (1 s, 2 s, 4 s ...), at most LOGIN_BACKOFF_MAX_SECONDS.
+    LOGIN_BACKOFF_AFTER = 5
+    LOGIN_BACKOFF_MAX_SECONDS = 15 * 60
+    LOGIN_FAILURE_WINDOW_SECONDS = 24 * 3600  # how long a failure counts
+    # One client address is locked out only by this many failures within the
+    # window, spread over at least this many accounts (or links).
+    LOGIN_ADDRESS_MAX_FAILURES = 100
+    LOGIN_ADDRESS_MIN_ACCOUNTS = 5
+    LOGIN_ADDRESS_WINDOW_SECONDS = 60 * 60
     SESSION_LIFETIME_DAYS = 30
 
     # Number of reverse proxies whose X-Forwarded-* headers are trusted

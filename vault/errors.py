@@ -75,10 +75,14 @@ class TooManyAttempts(VaultError):
     code = "too_many_attempts"
 
     def __init__(self, retry_after_seconds: int, what: str = "sign-in"):
-        minutes = max(1, -(-retry_after_seconds // 60))
-        unit = "minute" if minutes == 1 else "minutes"
+        retry_after_seconds = max(1, retry_after_seconds)
+        if retry_after_seconds < 60:
+            count, unit = retry_after_seconds, "second"
+        else:
+            count, unit = -(-retry_after_seconds // 60), "minute"
+        plural = "" if count == 1 else "s"
         super().__init__(
-            f"Too many failed {what} attempts. Try again in {minutes} {unit}."
+            f"Too many failed {what} attempts. Try again in {count} {unit}{plural}."
         )
         self.retry_after = retry_after_seconds
 

@@ -244,12 +244,15 @@ class ShareAccess(db.Model):
 
 
 class LoginFailure(db.Model):
-    """One failed sign-in, counted per account and per client address."""
+    """One failed guess, counted per target and per client address (throttle.py)."""
 
     __tablename__ = "login_failures"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(300), index=True)
+    # What was tried (a hashed email, a link id): an address is locked out only
+    # for failures spread over several of them.
+    subject: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 

@@ -114,7 +114,8 @@ def authenticate(
     """
     now = now or utcnow()
     email = (email or "").strip().lower()
-    throttle.check_allowed(email, client_address, now)
+    keys = throttle.sign_in_keys(email, client_address)
+    throttle.check(keys, now)
     user = None
     if not has_control_characters(email):
         user = db.session.scalar(select(User).where(User.email == email))
@@ -123,15 +124,40 @@ def authenticate(
     elif security.verify_password(user.password_hash, password or ""):
         if not user.disabled:
             return _signed_in(user, password, now)
-    _record_failure(email, client_address, now)
+        _record_failure(email, keys, client_address, now, disabled=user)
+        raise AuthenticationFailed()
+    _record_failure(email, keys, client_address, now)
     raise AuthenticationFailed()
 
 
-def _record_failure(email: str, client_address: str | None, now: datetime) -> None:
-    """Count the failure and log it; a lockout is logged once, when it starts."""
+def _record_failure(
+    email: str,
+    keys: throttle.Keys,
+    client_address: str | None,
+    now: datetime,
+    disabled: User | None = None,
+) -> None:
+    """Count the failure and log it; a lockout is logged once, when it starts.
+
+    `disabled` is the account whose right password was refused because it is
+    disabled: the log says so, the person sees the usual message.
+    """
     label = _typed_email(email)
-    locked = throttle.record_failure(email, client_address, now)
-    audit.record("sign_in.failed", target_label=label, address=client_address, now=now)
+    # Counted like a wrong password even then: a guesser must not learn from
+    # the throttle's answers which guess was right.
+    locked = throttle.record(keys, now)
+    if disabled is None:
+        audit.record(
+            "sign_in.failed", target_label=label, address=client_address, now=now
+        )
+    else:
+        audit.record(
+            "sign_in.refused",
+            target=disabled,
+            after={"reason": "disabled"},
+            address=client_address,
+            now=now,
+        )
     if locked:
         audit.record(
             "sign_in.locked",
@@ -157,7 +183,7 @@ def _signed_in(user: User, password: str, now: datetime) -> User:
     if security.password_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
     user.last_login_at = now
-    throttle.clear_account(user.email)
+    throttle.clear_target(throttle.account_key(user.email))
     db.session.commit()
     return user
 
@@ -273,7 +299,7 @@ def reset_password_with_token(
     user = reset.user
     user.password_hash = security.hash_password(new_password)
     # Someone locked out by guesses gets a fresh start with the new password.
-    throttle.clear_account(user.email)
+    throttle.clear_target(throttle.account_key(user.email))
     audit.record(
         "password.reset_used",
         actor=user,

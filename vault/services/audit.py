@@ -18,7 +18,9 @@ from vault.models import ApiToken, AuditEvent, ShareLink, User, utcnow
 # Every action the log knows, with the words the audit page shows for it.
 ACTIONS = {
     "sign_in.failed": "Sign-in failed",
-    "sign_in.locked": "Sign-in locked out",
+    "sign_in.locked": "Sign-in slowed down or locked out",
+    "sign_in.refused": "Sign-in refused",
+    "sign_in.unlocked": "Sign-in lockout cleared",
     "password.changed": "Password changed",
     "password.reset_issued": "Password reset link made",
     "password.reset_used": "Password reset by link",
@@ -37,7 +39,7 @@ ACTIONS = {
 COMMAND_LINE = "command line"
 # Events made by someone not signed in: their actor is nobody we know, not the
 # command line.
-VISITOR_ACTIONS = {"sign_in.failed", "sign_in.locked"}
+VISITOR_ACTIONS = {"sign_in.failed", "sign_in.locked", "sign_in.refused"}
 VISITOR = "visitor"
 
 Target = User | ShareLink | ApiToken

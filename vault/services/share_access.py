@@ -46,20 +46,6 @@ class Visitor:
     user_agent: str = ""
 
 
-def _throttle_address(address: str | None) -> str | None:
-    # One IPv6 subscriber usually holds a whole /64: counting single addresses
-    # there would let a guesser rotate through them for free.
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return address or None
-    if ip.version == 6:
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
-
-
 def resolve(
     token: str, visitor: Visitor | None = None, now: datetime | None = None
 ) -> ShareLink:
@@ -71,16 +57,16 @@ def resolve(
     token, so that guessing cannot tell a hit from a miss.
     """
     now = now or utcnow()
-    address = _throttle_address(visitor.address) if visitor else None
-    miss_keys = [f"share-miss:{address}"] if address else []
-    throttle.check_keys(miss_keys, now, what="link")
+    misses = throttle.share_token_keys(token, visitor.address if visitor else None)
+    throttle.check(misses, now, what="link")
     share = None
     if token and len(token) <= 64 and token.isascii():
         share = db.session.scalar(
             select(ShareLink).where(ShareLink.token_hash == security.hash_token(token))
         )
     if share is None:
-        throttle.record_keys(miss_keys, now)
+        throttle.record(misses, now)
+        db.session.commit()
         raise NotFound("There is no such link. Check that you copied all of it.")
     state = status(share, now)
     if state != "active":
@@ -101,26 +87,21 @@ def unlock_stamp(share: ShareLink) -> str:
     return hashlib.sha256((share.password_hash or "").encode()).hexdigest()[:16]
 
 
-def _password_keys(share: ShareLink, client_address: str | None) -> list[str]:
-    keys = [f"share:{share.id}"]
-    address = _throttle_address(client_address)
-    if address:
-        keys.append(f"share-address:{address}")
-    return keys
-
-
 def check_password(
     share: ShareLink, password: str, client_address: str | None, now=None
 ) -> None:
-    """Accept the link's password or raise; failures are throttled like sign-ins."""
+    """Accept the link's password or raise; failures are throttled like sign-ins:
+    a back-off per link, a lockout per address only for many links.
+    """
     now = now or utcnow()
-    keys = _password_keys(share, client_address)
-    throttle.check_keys(keys, now, what="password")
+    keys = throttle.share_password_keys(share.id, client_address)
+    throttle.check(keys, now, what="password")
     if share.password_hash and security.verify_password(
         share.password_hash, password or ""
     ):
         return
-    throttle.record_keys(keys, now)
+    throttle.record(keys, now)
+    db.session.commit()
     raise AuthenticationFailed("That password is not right.")
 
 

@@ -1,98 +1,267 @@
-"""Throttling of failed attempts: sign-ins per account and per client address,
-share passwords per link and per address.
+"""Throttling of guesses: sign-in passwords, share-link passwords and link tokens.
+
+Two limits, chosen so that neither can be turned against people who did
+nothing wrong (a whole household or office behind one address, or the owner
+of an account someone else is guessing at):
+
+- **Per target** (an account, a link), from any address: after
+  LOGIN_BACKOFF_AFTER failures, each further try must wait twice as long as
+  the one before (1 s, 2 s, 4 s, ...), at most LOGIN_BACKOFF_MAX_SECONDS after
+  the latest failure. Guessing stays slow (after the cap, a few dozen tries an
+  hour at most, however many addresses a guesser has), while the owner is
+  never locked out for longer than the cap: the right password works as soon
+  as the wait has passed, and a success clears the count. Failures are
+  remembered for LOGIN_FAILURE_WINDOW_SECONDS, far longer than the cap, so the
+  wait does not shrink again for a guesser who keeps to the pace.
+- **Per client address** (an IPv6 /64): LOGIN_ADDRESS_MAX_FAILURES failures
+  within LOGIN_ADDRESS_WINDOW_SECONDS lock the address out, but only when
+  they were spread over at least LOGIN_ADDRESS_MIN_ACCOUNTS targets. That is
+  what guessing many accounts looks like (password spraying); failures on one
+  account alone are that account's back-off, never the household's lockout.
+
+A successful sign-in does not clear its address's count: a guesser with an
+account of their own could otherwise wipe it between guesses.
 
 Counted in the database so that every worker process sees the same numbers.
-Keys use the email as typed (normalized), whether or not an account has it, so a
-lockout never tells anyone which emails are registered.
+Keys use the email as typed (normalized), whether or not an account has it,
+so the throttle never tells anyone which emails are registered.
 """
 
 import hashlib
+import ipaddress
+import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 
 from vault.errors import TooManyAttempts
 from vault.extensions import db
 from vault.models import LoginFailure
 
-
-def _account_key(email: str) -> str:
-    # Hashed: a fixed length whatever was typed, and typed emails (often
-    # passwords typed in the wrong field) are not kept in clear.
-    return "account:" + hashlib.sha256(email.encode()).hexdigest()
-
-
-def _keys(email: str, client_address: str | None) -> list[str]:
-    keys = [_account_key(email)]
-    if client_address:
-        keys.append(f"address:{client_address}")
-    return keys
+# The address keys of each kind of guess; clearing an address clears them all.
+ADDRESS_KINDS = {
+    "address": "sign-in",
+    "share-address": "link passwords",
+    "share-miss": "link addresses",
+}
+ADDRESS_PREFIXES = tuple(f"{prefix}:" for prefix in ADDRESS_KINDS)
 
 
-def _window() -> timedelta:
-    return timedelta(seconds=current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"])
+@dataclass(frozen=True)
+class Keys:
+    """Where one attempt is counted."""
+
+    target: str | None  # backed off: "account:<hash>", "share:<link id>"
+    address: str | None  # locked by volume: "address:<network>", ...
+    subject: str  # what was tried, counted as distinct per address
 
 
-def check_allowed(email: str, client_address: str | None, now: datetime) -> None:
-    """Raise TooManyAttempts while the account or the address is locked out."""
-    check_keys(_keys(email, client_address), now)
+@dataclass(frozen=True)
+class Backoff:
+    """The state of one target, for the administrators."""
+
+    failures: int  # within LOGIN_FAILURE_WINDOW_SECONDS
+    last_failure_at: datetime | None
+    wait_until: datetime | None  # None: the next try is allowed now
 
 
-def record_failure(email: str, client_address: str | None, now: datetime) -> list[str]:
-    """Count a failed sign-in without committing (the caller commits it with its
-    audit events); return the kinds ("account", "address") this failure locked.
+@dataclass(frozen=True)
+class AddressLockout:
+    address: str  # a network for IPv6
+    kind: str  # what was guessed: ADDRESS_KINDS
+    failures: int
+    targets: int
+    until: datetime
+
+
+def client_network(address: str | None) -> str | None:
+    """Return the address a client is counted under (its /64 for IPv6)."""
+    # One IPv6 subscriber usually holds a whole /64: counting single addresses
+    # there would let a guesser rotate through them for free.
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or None
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def _digest(text: str) -> str:
+    # A fixed length whatever was typed, and typed emails (often passwords
+    # typed in the wrong field) are not kept in clear.
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def account_key(email: str) -> str:
+    return "account:" + _digest(email)
+
+
+def sign_in_keys(email: str, client_address: str | None) -> Keys:
+    network = client_network(client_address)
+    return Keys(
+        target=account_key(email),
+        address=f"address:{network}" if network else None,
+        subject=_digest(email),
+    )
+
+
+def share_password_keys(share_id: str, client_address: str | None) -> Keys:
+    network = client_network(client_address)
+    return Keys(
+        target=f"share:{share_id}",
+        address=f"share-address:{network}" if network else None,
+        subject=share_id,
+    )
+
+
+def share_token_keys(token: str, client_address: str | None) -> Keys:
+    # Unknown tokens have no target to back off: only their volume counts.
+    network = client_network(client_address)
+    return Keys(
+        target=None,
+        address=f"share-miss:{network}" if network else None,
+        subject=_digest(token or ""),
+    )
+
+
+def _config(name: str) -> int:
+    return int(current_app.config[name])
+
+
+def _seconds(name: str) -> timedelta:
+    return timedelta(seconds=_config(name))
+
+
+def check(keys: Keys, now: datetime, what: str = "sign-in") -> None:
+    """Raise TooManyAttempts while the target must wait or the address is locked."""
+    waits = [
+        (backoff(keys.target, now).wait_until if keys.target else None),
+        (_address_lockout(keys.address, now) if keys.address else None),
+    ]
+    until = max((moment for moment in waits if moment is not None), default=None)
+    if until is not None:
+        raise TooManyAttempts(math.ceil((until - now).total_seconds()), what)
+
+
+def record(keys: Keys, now: datetime) -> list[str]:
+    """Count a failure without committing (the caller commits it with its log);
+    return what this failure started: "account" (its back-off), "address".
     """
-    keys = _keys(email, client_address)
-    _add_failures(keys, now)
-    return [key.partition(":")[0] for key in keys if _just_reached_limit(key, now)]
-
-
-def check_keys(keys: list[str], now: datetime, what: str = "sign-in") -> None:
-    """Raise TooManyAttempts while any key has too many recent failures."""
-    limit = current_app.config["LOGIN_MAX_FAILURES"]
-    since = now - _window()
-    for key in keys:
-        recent = db.session.scalars(
-            select(LoginFailure.created_at)
-            .where(LoginFailure.key == key, LoginFailure.created_at > since)
-            .order_by(LoginFailure.created_at.desc())
-            .limit(limit)
-        ).all()
-        if len(recent) >= limit:
-            # Locked until the oldest of the last `limit` failures leaves the window.
-            unlocked_at = recent[-1] + _window()
-            seconds = max(1, int((unlocked_at - now).total_seconds()))
-            raise TooManyAttempts(seconds, what)
-
-
-def record_keys(keys: list[str], now: datetime) -> None:
-    _add_failures(keys, now)
-    db.session.commit()
-
-
-def _add_failures(keys: list[str], now: datetime) -> None:
+    longest = max(_seconds("LOGIN_FAILURE_WINDOW_SECONDS"), _address_window())
     db.session.execute(
-        delete(LoginFailure).where(LoginFailure.created_at <= now - _window())
+        delete(LoginFailure).where(LoginFailure.created_at <= now - longest)
     )
-    for key in keys:
-        db.session.add(LoginFailure(key=key, created_at=now))
+    for key in (keys.target, keys.address):
+        if key:
+            db.session.add(LoginFailure(key=key, subject=keys.subject, created_at=now))
     db.session.flush()
+    started = []
+    # Refused attempts are not counted (check raises first), so each of these
+    # happens once: the audit log records a lockout, not every refused try.
+    if keys.target and backoff(keys.target, now).failures == _config(
+        "LOGIN_BACKOFF_AFTER"
+    ):
+        started.append(keys.target.partition(":")[0])
+    if keys.address and _address_lockout(keys.address, now):
+        started.append("address")
+    return started
 
 
-def _just_reached_limit(key: str, now: datetime) -> bool:
-    # Refused attempts are not counted (check_keys raises first), so a key
-    # reaches the limit exactly once per lockout: the audit log records the
-    # lockout, not every attempt a brute force makes while locked out.
-    recent = db.session.scalar(
-        select(func.count()).where(
-            LoginFailure.key == key, LoginFailure.created_at > now - _window()
+def backoff(target_key: str, now: datetime) -> Backoff:
+    """Return how many recent failures a target has and until when it must wait."""
+    since = now - _seconds("LOGIN_FAILURE_WINDOW_SECONDS")
+    failures, last = db.session.execute(
+        select(func.count(), func.max(LoginFailure.created_at)).where(
+            LoginFailure.key == target_key, LoginFailure.created_at > since
         )
-    )
-    return recent == current_app.config["LOGIN_MAX_FAILURES"]
+    ).one()
+    free = _config("LOGIN_BACKOFF_AFTER")
+    if failures < free:
+        return Backoff(failures, last, None)
+    # 2 ** n overflows nothing in Python, but stays bounded for the timedelta.
+    exponent = min(failures - free, 40)
+    delay = min(2**exponent, _config("LOGIN_BACKOFF_MAX_SECONDS"))
+    ready = last + timedelta(seconds=delay)
+    return Backoff(failures, last, ready if ready > now else None)
 
 
-def clear_account(email: str) -> None:
-    db.session.execute(
-        delete(LoginFailure).where(LoginFailure.key == _account_key(email))
+def _address_window() -> timedelta:
+    return _seconds("LOGIN_ADDRESS_WINDOW_SECONDS")
+
+
+def _address_lockout(address_key: str, now: datetime) -> datetime | None:
+    """Return until when an address is locked out, or None."""
+    limit = _config("LOGIN_ADDRESS_MAX_FAILURES")
+    recent = (
+        LoginFailure.key == address_key,
+        LoginFailure.created_at > now - _address_window(),
     )
+    failures, targets = db.session.execute(
+        select(func.count(), func.count(func.distinct(LoginFailure.subject))).where(
+            *recent
+        )
+    ).one()
+    if failures < limit or targets < _config("LOGIN_ADDRESS_MIN_ACCOUNTS"):
+        return None
+    # Locked until the oldest of the last `limit` failures leaves the window.
+    oldest = db.session.scalar(
+        select(LoginFailure.created_at)
+        .where(*recent)
+        .order_by(LoginFailure.created_at.desc())
+        .offset(limit - 1)
+        .limit(1)
+    )
+    return oldest + _address_window()
+
+
+def address_lockouts(now: datetime) -> list[AddressLockout]:
+    """Return every client address locked out now, the most recent first."""
+    recent = LoginFailure.created_at > now - _address_window()
+    candidates = db.session.execute(
+        select(
+            LoginFailure.key,
+            func.count(),
+            func.count(func.distinct(LoginFailure.subject)),
+        )
+        .where(recent, _under_address_prefix())
+        .group_by(LoginFailure.key)
+        .having(func.count() >= _config("LOGIN_ADDRESS_MAX_FAILURES"))
+    ).all()
+    lockouts = []
+    for key, failures, targets in candidates:
+        until = _address_lockout(key, now)
+        if until is not None:
+            prefix, _, address = key.partition(":")
+            kind = ADDRESS_KINDS[prefix]
+            lockouts.append(AddressLockout(address, kind, failures, targets, until))
+    return sorted(lockouts, key=lambda lockout: lockout.until, reverse=True)
+
+
+def _under_address_prefix():
+    return or_(
+        *[
+            LoginFailure.key.startswith(prefix, autoescape=True)
+            for prefix in ADDRESS_PREFIXES
+        ]
+    )
+
+
+def clear_target(target_key: str) -> int:
+    """Forget a target's failures (the caller commits); return how many."""
+    return db.session.execute(
+        delete(LoginFailure).where(LoginFailure.key == target_key)
+    ).rowcount
+
+
+def clear_address(address: str) -> int:
+    """Forget every failure counted for a client address (the caller commits)."""
+    network = client_network(address.strip())
+    keys = [prefix + network for prefix in ADDRESS_PREFIXES] if network else []
+    return db.session.execute(
+        delete(LoginFailure).where(LoginFailure.key.in_(keys))
+    ).rowcount
