@@ -195,7 +195,7 @@ def test_disable_signs_out_and_enable_lets_in_again(app, runner, bob):
     assert browser.login("bob@example.com").status_code == 302
     assert audit_actions(app) == [
         ("user.disabled", "command line"),
-        ("sign_in.failed", "visitor"),
+        ("sign_in.refused", "visitor"),
         ("user.enabled", "command line"),
     ]
 

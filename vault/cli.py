@@ -14,7 +14,7 @@ from flask.cli import AppGroup, with_appcontext
 from vault import maintenance
 from vault.errors import VaultError
 from vault.links import app_path, external_url
-from vault.services import admin, trash
+from vault.services import admin, lockouts, trash
 from vault.units import format_size, parse_size
 
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -191,3 +191,26 @@ def reset_password(email: str) -> None:
         click.echo(app_path("auth.reset_password", token=token))
     else:
         click.echo(external_url("auth.reset_password", token=token))
+
+
+@users_cli.command("unlock")
+@click.argument("email")
+def unlock(email: str) -> None:
+    """End an account's sign-in back-off (its failed sign-ins are forgotten)."""
+    user = _run(admin.get_user_by_email, email)
+    failures = _run(lockouts.clear_account, None, user)
+    click.echo(
+        f"Cleared {failures} failed sign-in{'s' if failures != 1 else ''} "
+        f"of {user.email}."
+    )
+
+
+@users_cli.command("unlock-address")
+@click.argument("address")
+def unlock_address(address: str) -> None:
+    """Lift the lockout of a client address (sign-in and share links)."""
+    failures = _run(lockouts.clear_address, None, address)
+    click.echo(
+        f"Cleared {failures} failure{'s' if failures != 1 else ''} "
+        f"counted for {address.strip()}."
+    )

@@ -2,7 +2,13 @@
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    StringField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from vault.admin.display import quota_text
@@ -109,3 +115,9 @@ class DeleteUserForm(FlaskForm):
     def __init__(self, email: str, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.confirmation.label.text = f"Type {email} to confirm"
+
+
+class UnlockAddressForm(FlaskForm):
+    """The button that lifts one client address's lockout."""
+
+    address = HiddenField(validators=[DataRequired(), Length(max=64)])

@@ -12,11 +12,17 @@ from flask import (
 from flask_login import current_user
 
 from vault.admin import display
-from vault.admin.forms import AUDIT_GROUPS, CreateUserForm, DeleteUserForm, QuotaForm
+from vault.admin.forms import (
+    AUDIT_GROUPS,
+    CreateUserForm,
+    DeleteUserForm,
+    QuotaForm,
+    UnlockAddressForm,
+)
 from vault.auth.forms import ConfirmForm
 from vault.errors import BadRequest, NotFound, VaultError
 from vault.links import external_url
-from vault.services import admin, audit, quotas, trash
+from vault.services import admin, audit, lockouts, quotas, trash
 from vault.text import page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -81,6 +87,8 @@ def index():
         "admin/index.html",
         listing=admin.list_users(**args),
         totals=admin.totals(),
+        address_lockouts=lockouts.address_lockouts(),
+        unlock_form=UnlockAddressForm(formdata=None),
         **args,
     )
 
@@ -113,13 +121,14 @@ def _user_page(account, status=200, **forms):
     quota = display.quota_text(account.quota_bytes)
     forms.setdefault("quota_form", QuotaForm(formdata=None, data={"quota": quota}))
     forms.setdefault("delete_form", DeleteUserForm(account.email, formdata=None))
-    for name in ("status_form", "role_form", "reset_form"):
+    for name in ("status_form", "role_form", "reset_form", "unlock_form"):
         forms.setdefault(name, ConfirmForm(formdata=None))
     page = render_template(
         "admin/user.html",
         account=account,
         file_count=admin.live_file_count(account),
         trash_bytes=trash.trash_bytes(account),
+        backoff=lockouts.account_backoff(account),
         **forms,
     )
     return page, status
@@ -213,6 +222,27 @@ def reset_password(user_id):
     link = external_url("auth.reset_password", token=token)
     page = render_template("admin/reset_link.html", account=account, link=link)
     return page, 201
+
+
+@bp.post("/users/<user_id>/unlock")
+def unlock_user(user_id):
+    account = admin.get_user(user_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _user_page(account, 400, unlock_form=form)
+    lockouts.clear_account(current_user, account)
+    flash(f"{account.email} can sign in again without waiting.", "success")
+    return redirect(url_for("admin.show_user", user_id=account.id))
+
+
+@bp.post("/addresses/unlock")
+def unlock_address():
+    form = UnlockAddressForm()
+    if not form.validate_on_submit():
+        raise BadRequest("That address is not valid.")
+    lockouts.clear_address(current_user, form.address.data)
+    flash(f"The address {form.address.data} is no longer locked out.", "success")
+    return redirect(url_for("admin.index"))
 
 
 @bp.post("/users/<user_id>/delete")
