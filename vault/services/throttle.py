@@ -163,9 +163,8 @@ def record(keys: Keys, now: datetime) -> list[str]:
     started = []
     # Refused attempts are not counted (check raises first), so each of these
     # happens once: the audit log records a lockout, not every refused try.
-    if keys.target and backoff(keys.target, now).failures == _config(
-        "LOGIN_BACKOFF_AFTER"
-    ):
+    free = _config("LOGIN_BACKOFF_AFTER")
+    if keys.target and backoff(keys.target, now).failures == free:
         started.append(keys.target.partition(":")[0])
     if keys.address and _address_lockout(keys.address, now):
         started.append("address")
@@ -183,7 +182,7 @@ def backoff(target_key: str, now: datetime) -> Backoff:
     free = _config("LOGIN_BACKOFF_AFTER")
     if failures < free:
         return Backoff(failures, last, None)
-    # 2 ** n overflows nothing in Python, but stays bounded for the timedelta.
+    # Bounded so that the power stays a sane number of seconds.
     exponent = min(failures - free, 40)
     delay = min(2**exponent, _config("LOGIN_BACKOFF_MAX_SECONDS"))
     ready = last + timedelta(seconds=delay)
