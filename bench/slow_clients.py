@@ -40,13 +40,13 @@ KINDS = (
     Kind(
         "headers",
         0.75,
-        b"GET /login HTTP/1.1\r\nHost: bench\r\n",
+        b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n",
         b"X-Slow: " + b"a" * 4000 + b"\r\n",
     ),
     Kind(
         "form body",
         0.125,
-        b"POST /login HTTP/1.1\r\nHost: bench\r\n"
+        b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Content-Type: application/x-www-form-urlencoded\r\n"
         b"Content-Length: 32768\r\n\r\n",
         b"a",
@@ -54,7 +54,7 @@ KINDS = (
     Kind(
         "upload body",
         0.125,
-        b"POST /api/v1/files HTTP/1.1\r\nHost: bench\r\n"
+        b"POST /api/v1/files HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Content-Type: multipart/form-data; boundary=slow\r\n"
         b"Content-Length: 1073741824\r\n\r\n"
         b'--slow\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n',

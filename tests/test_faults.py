@@ -173,7 +173,7 @@ def test_the_fault_hook_cannot_be_turned_on_outside_tests(
 
 
 @pytest.mark.parametrize("step", ["after-write", "after-rename"])
-def test_a_tus_upload_killed_while_becoming_a_file_resumes_or_starts_afresh(
+def test_a_tus_upload_killed_while_becoming_a_file_takes_its_last_bytes_again(
     app, client, alice, api_headers, tmp_path, step
 ):
     set_quota(app, alice, 64 * MiB)
@@ -196,19 +196,24 @@ def test_a_tus_upload_killed_while_becoming_a_file_resumes_or_starts_afresh(
     # The dead request's lease runs out (30 s later).
     set_upload(app, url, locked_until=utcnow() - timedelta(seconds=1))
 
+    # The last bytes count only in the transaction that makes the file, so a
+    # HEAD never says "complete" for an upload that has no file: the upload
+    # stands where it was.
+    assert tus.offset(url) == 0
     if step == "after-write":
-        # The bytes are still the upload's: the client's retry completes it.
-        assert tus.offset(url) == 2 * MiB
-        done = tus.patch(url, b"", 2 * MiB)
+        # Its bytes are still its own: the client sends them again.
+        done = tus.patch(url, PATTERN * 32, 0)
         assert done.status_code == 204
         content = client.get(
-            f"/api/v1/files/{done.headers['Upload-File-Id']}/content", headers=headers
+            f"/api/v1/files/{done.headers['Upload-File-Id']}/content",
+            headers=headers,
         )
         assert hashlib.sha256(content.data).hexdigest() == pattern_sha256(2 * MiB)
+        assert user_counters(app, alice) == (2 * MiB, 0)
         assert fsck_later(app, repair=False).problems == []
         return
-    # Moved out of the upload and never recorded: the client starts afresh.
-    assert tus.patch(url, b"", 2 * MiB).status_code == 404
+    # Its bytes became a blob never recorded: the client starts afresh.
+    assert tus.patch(url, PATTERN * 32, 0).status_code == 404
     assert tus.head(url).status_code == 404
     assert (state(app, alice)["uploads"], user_counters(app, alice)) == (0, (0, 0))
     assert sorted(fsck_later(app, repair=True).by_kind()) == ["orphan_blob"]

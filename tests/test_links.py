@@ -73,7 +73,7 @@ def test_a_forged_host_is_refused_and_nothing_is_made(
     for response in (shared, created):
         assert response.status_code == 400
         assert response.get_data(as_text=True) == (
-            "This server does not answer to the host name in this request.\n"
+            "This server does not answer to the name in the Host header.\n"
         )
     assert share(client, headers, file_id).status_code == 201
 

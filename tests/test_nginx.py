@@ -465,7 +465,7 @@ def test_a_forged_host_is_refused(people, servers, through_nginx):
         connection.close()
 
     assert status == 400
-    assert body == b"This server does not answer to the host name in this request.\n"
+    assert body == b"This server does not answer to the name in the Host header.\n"
 
 
 def test_nginx_refuses_a_large_body_to_sign_in(servers):

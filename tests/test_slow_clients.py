@@ -88,7 +88,7 @@ def upload_head(headers: dict, rest: int) -> bytes:
     start = f"{part}\r\n\r\n"
     lines = [
         "POST /api/v1/files HTTP/1.1",
-        "Host: vault",
+        "Host: 127.0.0.1",
         "Content-Type: multipart/form-data; boundary=b",
         f"Content-Length: {len(start) + rest}",
         *(f"{name}: {value}" for name, value in headers.items()),
@@ -97,7 +97,7 @@ def upload_head(headers: dict, rest: int) -> bytes:
 
 
 def test_clients_trickling_headers_hold_no_thread(server, slow_connections):
-    slow_connections(server, b"GET /login HTTP/1.1\r\nHost: vault\r\nX-Slow: a")
+    slow_connections(server, b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
 
     assert status_of(server) == 302
 
@@ -105,7 +105,7 @@ def test_clients_trickling_headers_hold_no_thread(server, slow_connections):
 def test_clients_trickling_a_small_body_hold_no_thread(server, slow_connections):
     slow_connections(
         server,
-        b"POST /login HTTP/1.1\r\nHost: vault\r\n"
+        b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Content-Type: application/x-www-form-urlencoded\r\n"
         b"Content-Length: 1000\r\n\r\nemail=",
     )
@@ -114,7 +114,7 @@ def test_clients_trickling_a_small_body_hold_no_thread(server, slow_connections)
 
 
 def test_a_head_that_never_ends_is_cut_off(server, slow_connections):
-    [sock] = slow_connections(server, b"GET /login HTTP/1.1\r\nHost: vault\r\n", 1)
+    [sock] = slow_connections(server, b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n", 1)
 
     assert closed_by_server(sock) == b""
 

@@ -39,10 +39,10 @@ def refuse_untrusted_host():
         current_app.logger.warning(
             "refused a request for the untrusted host %r: set VAULT_TRUSTED_HOSTS "
             "or VAULT_BASE_URL to answer it",
-            request.environ.get("HTTP_HOST", ""),
+            request.environ.get("HTTP_HOST", "")[:100],
         )
         return current_app.response_class(
-            "This server does not answer to the host name in this request.\n",
+            "This server does not answer to the name in the Host header.\n",
             status=400,
             mimetype="text/plain",
         )

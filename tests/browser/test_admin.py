@@ -246,7 +246,8 @@ def test_an_admin_manages_users_and_reads_the_audit_log(app, alice, open_page):
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
     events = page.locator("table.audit-log tbody tr")
     expect(events.first).to_contain_text("User deleted")
-    expect(events.filter(has_text="Sign-in failed")).to_contain_text(DANA)
+    # A disabled account is refused, with its own reason in the log.
+    expect(events.filter(has_text="Sign-in refused")).to_contain_text(DANA)
     screenshot(page, "audit")
 
     page.get_by_label("Event").select_option(label="Quota changed")
