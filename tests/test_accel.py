@@ -18,6 +18,7 @@ from tests.test_shares_public import (
     make_link,
 )
 from vault import create_app
+from vault.services.share_downloads import UNIT, cost
 
 CONTENT = b"hello, proxy\n" * 100
 SANDBOX = "sandbox; frame-ancestors 'self'"
@@ -150,7 +151,7 @@ def test_a_head_request_is_handed_over_too(client, as_alice, upload):
 
 def test_a_share_link_download_is_handed_over_and_counted(app, client, alice, upload):
     file = upload(alice, "notes.txt", CONTENT)
-    link = make_link(app, alice, file, max_downloads=3)
+    link = make_link(app, alice, file)
 
     response = client.get(f"{link.url}/download")
 
@@ -158,26 +159,49 @@ def test_a_share_link_download_is_handed_over_and_counted(app, client, alice, up
     for name, value in SHARE_HEADERS.items():
         assert response.headers[name] == value
     # Counted on handing over: vault cannot see an early stop through the proxy,
-    # so it is not given back (a resume is a Range, which does not count).
-    assert link_row(app, link).download_count == 1
+    # so nothing is given back (the link has no limit; its count is for show).
+    assert link_row(app, link).download_units == 1 * UNIT
     assert [entry.outcome for entry in log_of(app, link)] == ["download"]
 
 
-def test_share_link_parts_and_head_do_not_count(app, client, alice, upload):
-    file = upload(alice, "clip.mp4", CONTENT)
+def test_a_link_with_a_limit_is_sent_by_vault_not_handed_over(
+    app, client, alice, upload
+):
+    file = upload(alice, "notes.txt", CONTENT)
     link = make_link(app, alice, file, max_downloads=1)
     url = f"{link.url}/download"
+
+    part = client.get(url, headers={"Range": "bytes=0-9"})
+    rest = client.get(url, headers={"Range": "bytes=10-"})
+    again = client.get(url, headers={"Range": "bytes=0-9"})
+
+    assert "X-Accel-Redirect" not in part.headers
+    assert (part.status_code, part.data) == (206, CONTENT[:10])
+    assert (rest.status_code, rest.data) == (206, CONTENT[10:])
+    assert again.status_code == 410
+    assert link_row(app, link).download_units == 1 * UNIT
+
+
+def test_share_link_parts_are_charged_as_parts_and_head_is_free(
+    app, client, alice, upload
+):
+    file = upload(alice, "clip.mp4", CONTENT)
+    link = make_link(app, alice, file)
+    url = f"{link.url}/download"
+    size = len(CONTENT)
 
     responses = [
         client.get(url, headers={"Range": "bytes=100-199"}),
         client.get(url, headers={"Range": "bytes=-10"}),
-        client.get(url, headers={"Range": f"bytes={len(CONTENT)}-"}),
+        client.get(url, headers={"Range": f"bytes={size}-"}),  # nginx: 416
         client.head(url),
     ]
 
     for response in responses:
         assert_handed_over(response, file.storage_key)
-    assert link_row(app, link).download_count == 0
+    assert link_row(app, link).download_units == cost(100, 200, size) + cost(
+        size - 10, size, size
+    )
 
 
 @pytest.mark.parametrize(
@@ -194,12 +218,12 @@ def test_share_link_ranges_that_get_the_whole_file_count(
     app, client, alice, upload, headers
 ):
     file = upload(alice, "clip.mp4", CONTENT)
-    link = make_link(app, alice, file, max_downloads=1)
+    link = make_link(app, alice, file)
 
     response = client.get(f"{link.url}/download", headers=headers)
 
     assert_handed_over(response, file.storage_key)
-    assert link_row(app, link).download_count == 1
+    assert link_row(app, link).download_units == 1 * UNIT
 
 
 def test_a_used_up_link_is_not_handed_over(app, client, alice, upload):
@@ -211,7 +235,7 @@ def test_a_used_up_link_is_not_handed_over(app, client, alice, upload):
 
     assert response.status_code == 410
     assert "X-Accel-Redirect" not in response.headers
-    assert link_row(app, link).download_count == 1
+    assert link_row(app, link).download_units == 1 * UNIT
 
 
 def test_a_share_link_thumbnail_is_handed_over(app, client, alice, upload, make_folder):

@@ -21,3 +21,46 @@ def test_migrations_produce_exactly_the_models_schema(app):
         finally:
             with db.engine.begin() as connection:
                 connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+def test_downloads_counted_before_bytes_counted_carry_over(app):
+    with app.app_context():
+        db.drop_all()
+        try:
+            upgrade(revision="0009")
+            _insert_link_used(2)
+            upgrade(revision="0010")
+            units = _one("SELECT download_units FROM share_links")
+            downgrade(revision="0009")
+            count = _one("SELECT download_count FROM share_links")
+            downgrade(revision="base")
+        finally:
+            with db.engine.begin() as connection:
+                connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+    assert (units, count) == (2_000_000, 2)
+
+
+def _insert_link_used(count: int) -> None:
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, email, password_hash, is_admin, disabled,"
+                " used_bytes, created_at) VALUES ('u1', 'a@example.com', 'x',"
+                " false, false, 0, '2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO share_links (id, owner_id, kind, token_hash, created_at,"
+                " expires_at, max_downloads, download_count, upload_count) VALUES"
+                " ('s1', 'u1', 'download', 'h', '2026-01-01', '2026-02-01', 2,"
+                " :count, 0)"
+            ),
+            {"count": count},
+        )
+
+
+def _one(query: str):
+    with db.engine.connect() as connection:
+        return connection.execute(text(query)).scalar_one()

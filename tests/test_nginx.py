@@ -31,6 +31,7 @@ from tests.servers import (
 )
 from tests.test_shares_public import link_row, make_link
 from vault.models import Node
+from vault.services.share_downloads import UNIT, cost
 
 NGINX = Path("/usr/sbin/nginx")
 SHIPPED_CONFIG = PROJECT_ROOT / "docs" / "deploy" / "nginx.conf"
@@ -340,7 +341,9 @@ def test_someone_elses_file_is_not_found_behind_nginx(people, servers):
     assert answer.logged.endswith(" 404 accel=-")
 
 
-def test_a_share_link_counts_a_whole_download_not_a_part(served_app, people, servers):
+def test_a_limited_link_is_sent_by_vault_and_charged_by_the_byte(
+    served_app, people, servers
+):
     file = upload_through(servers, people["alice"], "clip.mp4", CONTENT)
     link = make_link(served_app, people["alice"][0], file, max_downloads=2)
     url = f"{link.url}/download"
@@ -350,10 +353,13 @@ def test_a_share_link_counts_a_whole_download_not_a_part(served_app, people, ser
 
     assert (part.status, part.body) == (206, CONTENT[:100])
     assert (whole.status, whole.body) == (200, CONTENT)
+    assert whole.logged.endswith(" 200 accel=-")  # vault sent it, not nginx
     assert whole.headers["Referrer-Policy"] == "no-referrer"
     assert whole.headers["X-Robots-Tag"] == "noindex"
     assert whole.headers["Cache-Control"] == "private, no-store"
-    assert link_row(served_app, link).download_count == 1
+    assert link_row(served_app, link).download_units == UNIT + cost(
+        0, 100, len(CONTENT)
+    )
 
 
 SMALL = CONTENT[:100_000]
@@ -383,11 +389,11 @@ CURRENT_ETAG, CURRENT_DATE = "<the current ETag>", "<the current Last-Modified>"
         ("bytes=0-99", "garbage", 200),
     ],
 )
-def test_a_share_link_counts_exactly_what_nginx_sends_whole(
+def test_a_share_link_is_charged_exactly_what_nginx_sends(
     served_app, people, servers, range_header, if_range, status
 ):
     file = upload_through(servers, people["alice"], "clip.mp4", SMALL)
-    link = make_link(served_app, people["alice"][0], file, max_downloads=5)
+    link = make_link(served_app, people["alice"][0], file)  # handed to nginx
     url = f"{link.url}/download"
     validators = servers.request("HEAD", url).headers
     headers = {"Range": range_header}
@@ -399,7 +405,18 @@ def test_a_share_link_counts_exactly_what_nginx_sends_whole(
     answer = servers.request("GET", url, headers)
 
     assert answer.status == status
-    assert link_row(served_app, link).download_count == (answer.body == SMALL)
+    assert f" {status} accel=/protected/" in answer.logged
+    assert link_row(served_app, link).download_units == charge_of(answer, len(SMALL))
+
+
+def charge_of(answer, size: int) -> int:
+    """Return what the bytes nginx sent cost: its Content-Range, or all of it."""
+    if answer.status == 416:
+        return 0
+    if answer.status == 200:
+        return UNIT
+    first, last = answer.headers["Content-Range"].split()[1].split("/")[0].split("-")
+    return cost(int(first), int(last) + 1, size)
 
 
 def test_a_tus_upload_through_nginx_keeps_the_port_in_its_location(people, servers):

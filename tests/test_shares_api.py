@@ -12,6 +12,7 @@ from vault.extensions import db
 from vault.models import ShareLink, User, utcnow
 from vault.services import shares
 from vault.services.share_access import Visitor, log_access
+from vault.services.share_downloads import UNIT
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 MISSING_ID = "0" * 32
@@ -292,9 +293,9 @@ def test_the_status_follows_the_link(app, client, headers, link, report):
             )
             db.session.commit()
 
-    set_values(max_downloads=2, download_count=2)
+    set_values(max_downloads=2, download_units=2 * UNIT)
     assert status() == "exhausted"
-    set_values(download_count=1, expires_at=utcnow() - timedelta(seconds=1))
+    set_values(download_units=1 * UNIT, expires_at=utcnow() - timedelta(seconds=1))
     assert status() == "expired"
     set_values(expires_at=utcnow() + timedelta(hours=1))
     assert status() == "active"

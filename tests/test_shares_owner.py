@@ -15,6 +15,7 @@ from vault.extensions import db
 from vault.models import Node, ShareLink, User, utcnow
 from vault.services import files, shares, trash
 from vault.services.share_access import Visitor, log_access
+from vault.services.share_downloads import UNIT
 from vault.shares.display import relative_time
 
 NOW = datetime(2030, 1, 1, 12, 0)
@@ -153,7 +154,7 @@ def test_creating_a_link_shows_it_with_a_copy_button(app, client, as_alice, repo
     assert share.node_id == report.id and share.owner_id == as_alice.id
     assert before + timedelta(days=1) <= share.expires_at
     assert share.expires_at <= utcnow() + timedelta(days=1)
-    assert share.max_downloads == 3 and share.download_count == 0
+    assert share.max_downloads == 3 and share.download_units == 0 * UNIT
     assert share.note == "For the board.\nRead it first."
     assert password_ok(app, share, "open sesame")
     page = client.get(response.headers["Location"])
@@ -301,14 +302,14 @@ def test_my_shares_lists_each_link_with_its_status(
     app, client, as_alice, report, inbox, upload, make_share, trash_item
 ):
     active = make_share(as_alice, report, max_downloads=5, password="pw")
-    change(app, active, download_count=2)
+    change(app, active, download_units=2 * UNIT)
     expired = make_share(as_alice, report)
     change(app, expired, expires_at=utcnow() - timedelta(hours=2))
     revoked = make_share(as_alice, report)
     with app.app_context():
         shares.revoke_share(db.session.get(User, as_alice.id), revoked.id)
     exhausted = make_share(as_alice, report, max_downloads=1)
-    change(app, exhausted, download_count=1)
+    change(app, exhausted, download_units=1 * UNIT)
     old = upload(as_alice, "old.txt", b"old")
     gone = make_share(as_alice, old)
     trash_item(as_alice, old)
@@ -547,7 +548,7 @@ def test_raising_the_limit_turns_a_used_up_link_back_on(
     app, client, as_alice, report, make_share
 ):
     share = make_share(as_alice, report, max_downloads=1)
-    change(app, share, download_count=1)
+    change(app, share, download_units=1 * UNIT)
     assert status_of(app, share) == "exhausted"
 
     post_form(client, f"/shares/{share.id}/limits", {"max_downloads": "2"})
@@ -666,9 +667,9 @@ def test_status_follows_the_link_and_its_item(app, owner, report):
 
     assert shares.status(share, NOW) == "active"
     assert shares.status(share, NOW + timedelta(days=1)) == "expired"
-    share.download_count = 2
+    share.download_units = 2 * UNIT
     assert shares.status(share, NOW) == "exhausted"
-    share.download_count = 0
+    share.download_units = 0 * UNIT
     owner.disabled = True
     assert shares.status(share, NOW) == "gone"
     owner.disabled = False

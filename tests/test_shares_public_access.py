@@ -21,6 +21,7 @@ from tests.test_shares_public import (
 from vault.extensions import db
 from vault.models import User, utcnow
 from vault.services import shares, throttle, trash
+from vault.services.share_downloads import UNIT
 
 PASSWORD = "open sesame"
 NOTE = "Secret note for the visitor"
@@ -243,7 +244,7 @@ def _revoked(app, link, alice, holiday):
 
 
 def _exhausted(app, link, alice, holiday):
-    change_link(app, link, max_downloads=2, download_count=2)
+    change_link(app, link, max_downloads=2, download_units=2 * UNIT)
 
 
 def _trashed(app, link, alice, holiday):

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import csrf_token_from
 from tests.helpers import live_nodes
 from tests.test_shares_public import link_row, make_link, outcomes
+from vault.services.share_downloads import UNIT
 
 VISITORS = 12
 CONTENT = b"the same file for everyone\n" * 100
@@ -52,7 +53,7 @@ def test_parallel_downloads_get_exactly_the_limit(app, alice, upload, limit):
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] * limit + [410] * (VISITORS - limit)
     assert all(body == CONTENT for status, body in results if status == 200)
-    assert link_row(app, link).download_count == limit
+    assert link_row(app, link).download_units == limit * UNIT
     assert outcomes(app, link).count("download") == limit
 
 
@@ -65,7 +66,7 @@ def test_parallel_zips_and_files_share_one_limit(app, alice, upload, make_folder
     results = download_together(app, urls)
 
     assert sorted(status for status, _ in results) == [200] * 4 + [410] * 6
-    assert link_row(app, link).download_count == 4
+    assert link_row(app, link).download_units == 4 * UNIT
 
 
 def test_parallel_uploads_get_exactly_the_number_of_files(

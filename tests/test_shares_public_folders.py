@@ -14,6 +14,7 @@ from tests.test_shares_public import (
 )
 from vault.extensions import db
 from vault.models import User
+from vault.services.share_downloads import UNIT
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_folder_link_serves_files_inside(app, client, alice, holiday):
     assert thumbnail.headers["Content-Type"] == "image/webp"
     assert page.status_code == 200
     assert f'href="{link.url}/files/{day.id}/download"' in page.text
-    assert link_row(app, link).download_count == 1  # the download, not the rest
+    assert link_row(app, link).download_units == 1 * UNIT  # the download, not the rest
 
 
 def test_a_file_without_a_thumbnail_has_none(app, client, alice, holiday):
@@ -101,7 +102,7 @@ def test_folder_zip_holds_the_shared_tree_and_counts_once(
         "Holiday/plan.md",
     }
     assert trip == {"Trip/": b"", "Trip/day.txt": b"day one"}
-    assert link_row(app, link).download_count == 2
+    assert link_row(app, link).download_units == 2 * UNIT
     assert [row.detail for row in log_of(app, link) if row.outcome == "zip"] == [
         "Holiday.zip",
         "Trip.zip",
@@ -116,7 +117,7 @@ def test_a_zip_that_stops_early_is_given_back(app, client, alice, holiday):
     next(iter(response.response))
     response.close()
 
-    assert link_row(app, link).download_count == 0
+    assert link_row(app, link).download_units == 0 * UNIT
     assert outcomes(app, link)[-2:] == ["zip", "incomplete"]
 
 
@@ -124,7 +125,7 @@ def test_a_head_request_for_a_zip_does_not_count(app, client, alice, holiday):
     link = make_link(app, alice, holiday["folder"], max_downloads=1)
 
     assert client.head(f"{link.url}/zip").status_code == 200
-    assert link_row(app, link).download_count == 0
+    assert link_row(app, link).download_units == 0 * UNIT
 
 
 OUTSIDE_ROUTES = [

@@ -71,13 +71,17 @@ def init_app(app: Flask) -> None:
 
 
 class DownloadCounter(Protocol):
-    """Counts a download for a share link; see `send_blob`."""
+    """Charges what a response sends to a share link; see `send_blob`."""
 
-    def claim(self) -> None:
-        """Count one download, or raise (the link is used up)."""
+    # True: the bytes must go out through us, never handed to a proxy, so
+    # that what did not leave can be given back.
+    exact: bool
 
-    def release(self) -> None:
-        """Give the download back: the transfer did not complete."""
+    def claim(self, start: int, stop: int, size: int) -> None:
+        """Charge the bytes [start, stop) of `size`, or raise (limit reached)."""
+
+    def settle(self, sent: int) -> None:
+        """Give back the charge of what was not sent: `sent` bytes left."""
 
 
 def send_stored_file(
@@ -134,10 +138,10 @@ def send_blob(
     """Answer with a blob, honouring Range, If-None-Match and friends.
 
     Everything is served under a sandbox CSP and nosniff, so even a mislabelled
-    file stays inert. With a `counter`, a GET for the whole content counts as
-    a download, given back if the transfer stops before the end; parts (a
-    resumed download, a video seek) do not count again. Behind a proxy that
-    sends files itself, the bytes are handed to it (see `_hand_off`).
+    file stays inert. With a `counter`, every GET is charged for the bytes it
+    is about to send, and what it did not send is given back; HEAD, 304 and
+    416 cost nothing. Behind a proxy that sends files itself, the bytes are
+    handed to it (see `_hand_off`), unless the counter must see them go.
     """
     response = Response(status=200, mimetype=None, content_type=blob.content_type)
     disposition = "inline" if inline else "attachment"
@@ -156,10 +160,9 @@ def send_blob(
         response.status_code = 304
         return response
     span = _requested_span(blob, response)
-    whole = span in (None, (0, blob.size))
-    counted = counter if whole and request.method == "GET" else None
-    if handoff is not None:
-        return _hand_off(response, handoff, counted)
+    counted = counter if request.method == "GET" else None
+    if handoff is not None and not (counted is not None and counted.exact):
+        return _hand_off(response, handoff, counted, span or (0, blob.size), blob)
     return _with_body(blob, response, span, counted)
 
 
@@ -189,7 +192,7 @@ def _requested_span(blob: Blob, response: Response) -> tuple[int, int] | None:
     An empty span means the range cannot be met (416). Several ranges, other
     units, a malformed header or a stale If-Range get the whole blob. nginx
     decides the same way (with `max_ranges 1`, see docs/deploy/nginx.conf)
-    when it serves the bytes for us, which keeps the download counter right.
+    when it serves the bytes for us, which keeps the charge of a link right.
     """
     match = _SINGLE_RANGE.fullmatch(request.headers.get("Range", "").strip())
     if match is None or not _range_applies(response):
@@ -242,21 +245,23 @@ def _handoff_header(key: str) -> tuple[str, str] | None:
 
 
 def _hand_off(
-    response: Response, header: tuple[str, str], counted: DownloadCounter | None
+    response: Response,
+    header: tuple[str, str],
+    counted: DownloadCounter | None,
+    span: tuple[int, int],
+    blob: Blob,
 ) -> Response:
     """Let the proxy send the bytes: an empty body with our headers and its cue.
 
-    The proxy answers Range and If-Range itself. It cannot tell us whether the
-    visitor got every byte, so a whole-file GET counts when it is handed off
-    and is never given back; an interrupted download resumes with a Range,
-    which, as without a proxy, does not count again. A Range we cannot read
-    counts as a whole download (nginx refuses some of those with 416): a
-    visitor may lose a download by sending nonsense, never get one uncounted.
+    The proxy answers Range and If-Range itself, deciding as we do. It cannot
+    tell us whether the visitor got every byte, so what it is asked to send is
+    charged and never given back; only links without a limit come here (their
+    count is for show). A Range we cannot read is charged as the whole file.
     """
     name, value = header
     response.headers[name] = value
     if counted is not None:
-        counted.claim()
+        counted.claim(*span, blob.size)
     return response
 
 
@@ -266,7 +271,7 @@ def _with_body(
     span: tuple[int, int] | None,
     counted: DownloadCounter | None,
 ) -> Response:
-    """Answer with the bytes; `counted` claims (and gives back) a download."""
+    """Answer with the bytes; `counted` is charged for them (see `send_blob`)."""
     start, stop = span or (0, blob.size)
     if span is not None:
         if start >= stop:
@@ -276,9 +281,9 @@ def _with_body(
         response.status_code = 206
         response.content_range = f"bytes {start}-{stop - 1}/{blob.size}"
     if counted is not None:
-        counted.claim()
+        counted.claim(start, stop, blob.size)
         body = get_storage().read_range(blob.key, start, stop)
-        response.response = _CountedBody(body, stop - start, counted)
+        response.response = _CountedBody(body, counted)
     else:
         response.response = _fast_body(blob.key, start, stop)
     response.direct_passthrough = True
@@ -303,23 +308,24 @@ def _fast_body(key: str, start: int, stop: int):
 
 
 class _CountedBody:
-    """Pass the bytes through; release the claimed download if they stop short."""
+    """Pass the bytes through; settle the charge with what the server took."""
 
-    def __init__(self, body, length: int, counter: DownloadCounter):
-        self._body, self._left, self._counter = body, length, counter
-        self._settled = False
+    def __init__(self, body, counter: DownloadCounter):
+        self._body, self._counter = body, counter
+        self._sent, self._settled = 0, False
 
     def __iter__(self):
         for chunk in self._body:
-            self._left -= len(chunk)
+            # Counted as the server takes it: what it sends cannot be unsent,
+            # and whether it arrived, only the client knows.
+            self._sent += len(chunk)
             yield chunk
-        self._settled = self._left <= 0
 
     def close(self) -> None:
         # The server closes the body when the client goes away, too.
         if not self._settled:
             self._settled = True
-            self._counter.release()
+            self._counter.settle(self._sent)
 
 
 def send_zip(
@@ -328,8 +334,8 @@ def send_zip(
     """Stream a zip of the entries: stored (not compressed), so its size is known.
 
     Memory stays bounded whatever the total; ZIP64 is used when a file or the
-    archive passes 4 GiB. With a `counter`, a GET counts as one download, given
-    back if the transfer stops before the end.
+    archive passes 4 GiB. With a `counter`, a GET is charged as one download
+    of the archive's bytes, and what it did not send is given back.
     """
     archive = ZipStream(sized=True)
     storage = get_storage()
@@ -341,8 +347,8 @@ def send_zip(
             archive.add(data, entry.path, size=entry.node.size)
     body = archive
     if counter is not None and request.method == "GET":
-        counter.claim()
-        body = _CountedBody(archive, len(archive), counter)
+        counter.claim(0, len(archive), len(archive))
+        body = _CountedBody(archive, counter)
     response = Response(body, mimetype="application/zip", direct_passthrough=True)
     response.content_length = len(archive)
     response.headers["Content-Disposition"] = content_disposition("attachment", name)

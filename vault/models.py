@@ -200,7 +200,9 @@ class ShareLink(db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     note: Mapped[str | None] = mapped_column(Text)
     max_downloads: Mapped[int | None]
-    download_count: Mapped[int] = mapped_column(default=0)
+    # What visitors have fetched, in millionths of a download: bytes count, not
+    # requests (see services/share_downloads.py).
+    download_units: Mapped[int] = mapped_column(BigInteger, default=0)
     # Upload links ("file requests") only.
     max_file_size: Mapped[int | None] = mapped_column(BigInteger)
     max_files: Mapped[int | None]

@@ -7,7 +7,7 @@ from flask import g
 from vault.api.blueprint import bp, json_body, timestamp
 from vault.errors import BadRequest
 from vault.models import ShareLink, utcnow
-from vault.services import files, shares, tree
+from vault.services import files, share_downloads, shares, tree
 from vault.shares.display import share_url
 from vault.units import parse_size
 
@@ -37,7 +37,7 @@ def share_json(share: ShareLink, now: datetime) -> dict:
         "expires_at": timestamp(share.expires_at),
         "revoked_at": timestamp(share.revoked_at),
         "max_downloads": share.max_downloads,
-        "download_count": share.download_count,
+        "download_count": share_downloads.downloads_used(share),
         "max_file_size": share.max_file_size,
         "max_files": share.max_files,
         "upload_count": share.upload_count,

@@ -21,7 +21,7 @@ from vault.http import too_large_message
 from vault.models import ShareLink, utcnow
 from vault.public.forms import UnlockForm
 from vault.redirects import local_path
-from vault.services import share_access
+from vault.services import share_access, share_downloads
 from vault.services.share_access import PasswordRequired, Visitor
 from vault.views import retry_after
 
@@ -82,7 +82,10 @@ def _share_headers(response):
 
 @bp.context_processor
 def _helpers():
-    return {"time_left": time_left}
+    return {
+        "time_left": time_left,
+        "downloads_left": share_downloads.downloads_left,
+    }
 
 
 def time_left(moment: datetime, now: datetime | None = None) -> str:

@@ -6,27 +6,43 @@ from vault.downloads import send_stored_file, send_thumbnail, send_zip
 from vault.errors import NotFound
 from vault.models import ShareLink
 from vault.public.blueprint import bp, open_link, visitor
-from vault.services import filetypes, share_access, thumbnails
+from vault.services import filetypes, share_access, share_downloads, thumbnails
 
 
 class LinkDownload:
-    """Count a visitor's download against the link, and log it."""
+    """Charge what a visitor fetches to the link's limit, and log downloads."""
 
     def __init__(self, share: ShareLink, outcome: str, detail: str):
         self._app = current_app._get_current_object()
         self._share, self._share_id = share, share.id
         self._visitor, self._outcome, self._detail = visitor(), outcome, detail
+        # A limited link must see its bytes leave: a proxy would not say.
+        self.exact = share.max_downloads is not None
+        self._span = (0, 0, 0)
 
-    def claim(self) -> None:
+    def claim(self, start: int, stop: int, size: int) -> None:
+        self._span = (start, stop, size)
         share_access.start_download(
-            self._share, self._visitor, self._outcome, self._detail
+            self._share,
+            share_downloads.cost(start, stop, size),
+            size,
+            self._visitor,
+            self._outcome,
+            self._detail,
+            log=start == 0,
         )
 
-    def release(self) -> None:
+    def settle(self, sent: int) -> None:
+        start, stop, size = self._span
+        units = share_downloads.unsent(start, stop, size, sent)
+        if not units:
+            return
         # The server closes the body after the request is over: bring our own
         # app context (and with it a database session).
         with self._app.app_context():
-            share_access.stop_download(self._share_id, self._visitor, self._detail)
+            share_access.stop_download(
+                self._share_id, units, self._visitor, self._detail, log=start == 0
+            )
 
 
 @bp.get("/<token>/download")
@@ -51,8 +67,8 @@ def view(token, file_id):
         # Inline is for types that cannot run script; anything else would be a
         # download by another name.
         raise NotFound("There is no preview for this file.")
-    # On a limited link the whole file fetched to preview counts, like a
-    # download: otherwise the limit would not hold for previewable types.
+    # On a limited link what a preview fetches counts, like a download:
+    # otherwise the limit would not hold for previewable types.
     counter = (
         LinkDownload(share, "download", file.name) if share.max_downloads else None
     )

@@ -1,10 +1,12 @@
 """What visitors of a share link can do: open it, unlock it, download, upload.
 
 Every access is written to the link's log with one of these outcomes: "view"
-(a page), "download", "zip", "incomplete" (a download that stopped early and
-was given back), "unlock", "wrong_password", "throttled" (too many wrong
-passwords), "gone" (the link no longer works), "upload" (one row per file,
-see share_uploads.py).
+(a page), "download", "zip" (each from its first byte: a resumed download or a
+video seek is charged to the limit, see share_downloads.py, but not logged),
+"incomplete" (a download that stopped early; what it did not send was given
+back), "unlock", "wrong_password", "throttled" (too many wrong passwords),
+"gone" (the link no longer works), "upload" (one row per file, see
+share_uploads.py).
 """
 
 import hashlib
@@ -12,13 +14,13 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
 from vault import security
 from vault.errors import AuthenticationFailed, Gone, NotFound, TooManyAttempts
 from vault.extensions import db
 from vault.models import Node, ShareAccess, ShareLink, utcnow
-from vault.services import archives, throttle, tree
+from vault.services import archives, share_downloads, throttle, tree
 from vault.services.archives import Entry
 from vault.services.shares import status
 from vault.text import is_object_id
@@ -170,57 +172,35 @@ def zip_entries(share: ShareLink, folder: Node) -> tuple[str, list[Entry]]:
     return archives.archive_name(share.owner, nodes, None), entries
 
 
-def claim_download(share: ShareLink, now: datetime | None = None) -> None:
-    """Count one download, or raise Gone if the link is used up or turned off.
-
-    One conditional UPDATE, so that with a limit of N, parallel downloads get
-    exactly N successes on every database.
-    """
-    now = now or utcnow()
-    claimed = db.session.execute(
-        update(ShareLink)
-        .where(
-            ShareLink.id == share.id,
-            ShareLink.revoked_at.is_(None),
-            ShareLink.expires_at > now,
-            or_(
-                ShareLink.max_downloads.is_(None),
-                ShareLink.download_count < ShareLink.max_downloads,
-            ),
-        )
-        .values(download_count=ShareLink.download_count + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    if not claimed:
-        raise Gone(GONE_MESSAGES["exhausted"])
-
-
-def release_download(share_id: str) -> None:
-    """Give back a download that did not complete."""
-    db.session.execute(
-        update(ShareLink)
-        .where(ShareLink.id == share_id, ShareLink.download_count > 0)
-        .values(download_count=ShareLink.download_count - 1)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-
-
 def start_download(
-    share: ShareLink, visitor: Visitor, outcome: str, detail: str | None
+    share: ShareLink,
+    units: int,
+    size: int,
+    visitor: Visitor,
+    outcome: str,
+    detail: str | None,
+    *,
+    log: bool,
 ) -> None:
-    """Count a download of the whole content and log it; Gone when used up."""
-    claim_download(share)
-    log_access(share, outcome, visitor, detail)
+    """Charge a response's bytes to the link (Gone if they pass its limit), and
+    log it if asked (a response from the first byte: not every video seek)."""
+    share_downloads.claim(share, units, size)
+    if log:
+        log_access(share, outcome, visitor, detail)
+    else:
+        db.session.commit()
 
 
-def stop_download(share_id: str, visitor: Visitor, detail: str | None) -> None:
-    """Give back a download that stopped early, and log that it did."""
-    release_download(share_id)
+def stop_download(
+    share_id: str, units: int, visitor: Visitor, detail: str | None, *, log: bool
+) -> None:
+    """Give back the units of bytes that were never sent; log that it stopped."""
+    share_downloads.give_back(share_id, units)
     share = db.session.get(ShareLink, share_id)
-    if share is not None:
+    if log and share is not None:
         log_access(share, "incomplete", visitor, detail)
+    else:
+        db.session.commit()
 
 
 def blurred_address(address: str | None) -> str:

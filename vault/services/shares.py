@@ -14,7 +14,7 @@ from vault import security
 from vault.errors import BadRequest, Conflict
 from vault.extensions import db
 from vault.models import ShareAccess, ShareLink, User, new_id, utcnow
-from vault.services import audit, filetypes, tree
+from vault.services import audit, filetypes, share_downloads, tree
 from vault.services.ownership import get_owned
 from vault.text import has_control_characters
 
@@ -290,16 +290,18 @@ def status(share: ShareLink, now: datetime | None = None) -> str:
     return "active"
 
 
-def usage(share: ShareLink) -> tuple[int, int | None]:
-    """Return (used, limit): files uploaded for an upload link, else downloads."""
+def usage(share: ShareLink) -> tuple[int | float, int | None]:
+    """Return (used, limit): files uploaded for an upload link, else downloads
+    (to a hundredth: pieces of a file count as parts of a download)."""
     if share.is_upload:
         return share.upload_count, share.max_files
-    return share.download_count, share.max_downloads
+    return share_downloads.downloads_used(share), share.max_downloads
 
 
 def _used_up(share: ShareLink) -> bool:
-    used, limit = usage(share)
-    return limit is not None and used >= limit
+    if share.is_upload:
+        return share.max_files is not None and share.upload_count >= share.max_files
+    return share_downloads.used_up(share)
 
 
 def access_log(user: User, share_id: str, limit: int = LOG_LIMIT) -> list[ShareAccess]:
