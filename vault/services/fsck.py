@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from vault.extensions import db
 from vault.models import Node, Reservation, ResumableUpload, User, utcnow
-from vault.services import fsck_tree, quotas, resumable
+from vault.services import fsck_tree, quotas, resumable_expiry
 from vault.storage import get_storage
 from vault.storage.local import RESUMABLE_PREFIX, DiskEntry
 from vault.units import format_size
@@ -432,7 +432,7 @@ def _check_expired_uploads(report: Report, repair: bool, now: datetime) -> None:
 def _forget_expired_upload(report: Report, problem: Problem, row, now) -> None:
     # Row first, bytes second, as for any delete; a request still writing to
     # it (its lease is held) keeps it until the next check.
-    if resumable.forget_expired(row.id, now) is None:
+    if resumable_expiry.forget_expired(row.id, now) is None:
         return
     try:
         target = get_storage().move_to_lost_found(
