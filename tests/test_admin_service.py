@@ -1,4 +1,4 @@
-"""The rules every admin front end shares: services/admin.py."""
+"""The rules every admin front end shares: services/admin.py and admin_overview.py."""
 
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +21,7 @@ from vault.models import (
     User,
     UserSession,
 )
-from vault.services import accounts, admin, shares
+from vault.services import accounts, admin, admin_overview, shares
 
 NOW = datetime(2030, 1, 1, 12, 0)
 
@@ -71,7 +71,7 @@ def test_list_users_counts_live_files_only(
     trash_item(bob, upload(bob, "c.txt"))
     make_folder(bob, "Folders are not files")
 
-    page = admin.list_users()
+    page = admin_overview.list_users()
 
     counts = {row.user.email: row.file_count for row in page.rows}
     assert counts == {"bob@example.com": 2, "alice@example.com": 0}
@@ -85,7 +85,7 @@ def test_list_users_sorts_by_charged_bytes_by_default(
     upload(bob, "small.txt", b"x" * 10)
     set_columns(carol, reserved_bytes=50)  # an upload still arriving counts
 
-    emails = [row.user.email for row in admin.list_users().rows]
+    emails = [row.user.email for row in admin_overview.list_users().rows]
 
     assert emails == ["carol@example.com", "bob@example.com", "alice@example.com"]
 
@@ -118,14 +118,14 @@ def test_list_users_sorts_by_every_column(
     upload(bob, "b.txt")
     upload(alice, "a.txt")
 
-    page = admin.list_users(sort=sort, descending=descending)
+    page = admin_overview.list_users(sort=sort, descending=descending)
 
     assert [row.user.email.split("@")[0] for row in page.rows] == expected
 
 
 def test_list_users_refuses_an_unknown_sort(app, ctx, alice):
     with pytest.raises(BadRequest):
-        admin.list_users(sort="password_hash")
+        admin_overview.list_users(sort="password_hash")
 
 
 def test_list_users_searches_part_of_the_email_ignoring_case(
@@ -133,7 +133,7 @@ def test_list_users_searches_part_of_the_email_ignoring_case(
 ):
     make_user("bobby_tables@example.org")
 
-    found = admin.list_users(query="  BOB ", sort="email", descending=False)
+    found = admin_overview.list_users(query="  BOB ", sort="email", descending=False)
 
     assert [row.user.email for row in found.rows] == [
         "bob@example.com",
@@ -141,8 +141,8 @@ def test_list_users_searches_part_of_the_email_ignoring_case(
     ]
     assert found.total == 2
     # Wildcards are plain characters, not patterns.
-    assert admin.list_users(query="%").rows == []
-    assert [r.user.email for r in admin.list_users(query="y_t").rows] == [
+    assert admin_overview.list_users(query="%").rows == []
+    assert [r.user.email for r in admin_overview.list_users(query="y_t").rows] == [
         "bobby_tables@example.org"
     ]
 
@@ -151,9 +151,15 @@ def test_list_users_pages_and_clamps_the_page(app, ctx, make_user):
     for number in range(5):
         make_user(f"user{number}@example.com")
 
-    second = admin.list_users(sort="email", descending=False, page=2, per_page=2)
-    beyond = admin.list_users(sort="email", descending=False, page=99, per_page=2)
-    before = admin.list_users(sort="email", descending=False, page=0, per_page=2)
+    second = admin_overview.list_users(
+        sort="email", descending=False, page=2, per_page=2
+    )
+    beyond = admin_overview.list_users(
+        sort="email", descending=False, page=99, per_page=2
+    )
+    before = admin_overview.list_users(
+        sort="email", descending=False, page=0, per_page=2
+    )
 
     assert [row.user.email for row in second.rows] == [
         "user2@example.com",
@@ -166,7 +172,7 @@ def test_list_users_pages_and_clamps_the_page(app, ctx, make_user):
 
 
 def test_list_users_without_users_is_an_empty_first_page(app, ctx):
-    page = admin.list_users(page=4)
+    page = admin_overview.list_users(page=4)
 
     assert (page.rows, page.page, page.pages, page.total) == ([], 1, 1, 0)
 
@@ -180,7 +186,7 @@ def test_list_users_takes_the_same_queries_for_any_number_of_users(
         listener = lambda *args: statements.append(args[2])  # noqa: E731
         event.listen(engine, "before_cursor_execute", listener)
         try:
-            page = admin.list_users()
+            page = admin_overview.list_users()
             [row.user.email for row in page.rows]
         finally:
             event.remove(engine, "before_cursor_execute", listener)
@@ -202,7 +208,7 @@ def test_totals_add_up_users_files_bytes_and_trash(
     upload(bob, "b.txt", b"b" * 20)
     trash_item(bob, upload(bob, "c.txt", b"c" * 5))
 
-    totals = admin.totals()
+    totals = admin_overview.totals()
 
     assert (totals.users, totals.files) == (2, 2)
     assert totals.stored_bytes == 125
@@ -213,23 +219,23 @@ def test_totals_add_up_users_files_bytes_and_trash(
 def test_totals_before_the_storage_folder_exists(app, ctx):
     assert not Path(app.config["STORAGE_DIR"]).exists()
 
-    totals = admin.totals()
+    totals = admin_overview.totals()
 
     assert totals.users == totals.files == totals.stored_bytes == 0
     assert totals.disk_total_bytes > 0
 
 
 def test_get_user_finds_by_id_and_refuses_anything_else(app, ctx, bob):
-    assert admin.get_user(bob.id).email == "bob@example.com"
+    assert admin_overview.get_user(bob.id).email == "bob@example.com"
     for bad in ["0" * 32, "nope", "", bob.id.upper(), bob.id + "0"]:
         with pytest.raises(NotFound):
-            admin.get_user(bad)
+            admin_overview.get_user(bad)
 
 
 def test_get_user_by_email_ignores_case(app, ctx, bob):
-    assert admin.get_user_by_email(" BOB@example.com ").id == bob.id
+    assert admin_overview.get_user_by_email(" BOB@example.com ").id == bob.id
     with pytest.raises(NotFound):
-        admin.get_user_by_email("nobody@example.com")
+        admin_overview.get_user_by_email("nobody@example.com")
 
 
 # --- creating ----------------------------------------------------------------

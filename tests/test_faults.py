@@ -28,7 +28,7 @@ from tests.tus import OFFSET_STREAM, TUS, Tus, set_upload, state
 from vault import create_app, faults
 from vault.extensions import db
 from vault.models import Node, User, utcnow
-from vault.services import fsck, quotas
+from vault.services import fsck, fsck_report, quotas
 
 MiB = 1024 * 1024
 # What a worker killed at each step leaves for fsck to find.
@@ -110,7 +110,7 @@ def user_counters(app, user) -> tuple[int, int]:
         return owner.used_bytes, owner.reserved_bytes
 
 
-def fsck_later(app, repair: bool) -> fsck.Report:
+def fsck_later(app, repair: bool) -> fsck_report.Report:
     """Run fsck as it would run once every reservation of now has lapsed."""
     with app.app_context():
         later = utcnow() + quotas.reservation_lifetime() + timedelta(minutes=1)

@@ -12,7 +12,7 @@ from tests.factories import image_bytes
 from tests.helpers import node
 from vault.extensions import db
 from vault.models import Node, Reservation, ResumableUpload, User, new_id, utcnow
-from vault.services import fsck, quotas, resumable, thumbnails
+from vault.services import fsck, fsck_report, quotas, resumable, thumbnails
 from vault.storage import get_storage
 
 LONG_AGO = utcnow() - timedelta(days=2)
@@ -20,16 +20,16 @@ LONG_AGO = utcnow() - timedelta(days=2)
 LATER = utcnow() + timedelta(hours=1)
 
 
-def check(app, **options) -> fsck.Report:
+def check(app, **options) -> fsck_report.Report:
     with app.app_context():
         return fsck.check(**options)
 
 
-def kinds(report: fsck.Report) -> list[str]:
+def kinds(report: fsck_report.Report) -> list[str]:
     return sorted(problem.kind for problem in report.problems)
 
 
-def the_problem(report: fsck.Report, kind: str) -> fsck.Problem:
+def the_problem(report: fsck_report.Report, kind: str) -> fsck_report.Problem:
     [problem] = [problem for problem in report.problems if problem.kind == kind]
     return problem
 
@@ -352,7 +352,7 @@ def test_after_a_repair_only_what_needs_a_person_is_left(
 
 
 def test_large_vaults_are_read_in_batches(app, monkeypatch, bob, make_user, upload):
-    monkeypatch.setattr(fsck, "BATCH_SIZE", 2)
+    monkeypatch.setattr(fsck_report, "BATCH_SIZE", 2)
     carol, dave = make_user("carol@example.com"), make_user("dave@example.com")
     lost = [upload(user, f"{n}.txt", b"x") for user in (bob, carol) for n in range(3)]
     for file in lost:

@@ -40,7 +40,13 @@ from tests.tus import (
 )
 from vault.extensions import db
 from vault.models import Node, Reservation, ResumableUpload, User, utcnow
-from vault.services import quotas, resumable, upload_hashes
+from vault.services import (
+    quotas,
+    resumable_bytes,
+    resumable_expiry,
+    resumable_lease,
+    upload_hashes,
+)
 from vault.storage import writers
 
 MiB = 1024 * 1024
@@ -581,8 +587,8 @@ def test_a_second_request_cannot_write_while_one_holds_the_lease(app, tus, alice
 def test_a_request_that_loses_its_lease_stops_writing(app, tus, alice, monkeypatch):
     """A request that stalled past its lease must not write after a takeover."""
     url = tus.start(3 * MiB)
-    monkeypatch.setattr(resumable, "LEASE_RENEWAL", resumable.LEASE * 2)
-    original = resumable._Lease.take
+    monkeypatch.setattr(resumable_lease, "LEASE_RENEWAL", resumable_lease.LEASE * 2)
+    original = resumable_lease.Lease.take
 
     def taken_over_after_the_first_read(cls, *args):
         lease = original(*args)
@@ -590,7 +596,7 @@ def test_a_request_that_loses_its_lease_stops_writing(app, tus, alice, monkeypat
         return lease
 
     monkeypatch.setattr(
-        resumable._Lease, "take", classmethod(taken_over_after_the_first_read)
+        resumable_lease.Lease, "take", classmethod(taken_over_after_the_first_read)
     )
 
     response = tus.patch(url, b"z" * (2 * MiB), 0)
@@ -711,9 +717,9 @@ def test_uploads_expire_a_day_after_their_last_bytes(app, tus, alice):
     tus.patch(url, b"hello", 0)
     with app.app_context():
         soon = utcnow() + timedelta(hours=23)
-        assert resumable.remove_expired(now=soon) == (0, 0)
+        assert resumable_expiry.remove_expired(now=soon) == (0, 0)
         later = utcnow() + timedelta(hours=25)
-        assert resumable.remove_expired(now=later) == (1, 5)
+        assert resumable_expiry.remove_expired(now=later) == (1, 5)
     assert state(app, alice) == NOTHING
 
 
@@ -930,7 +936,7 @@ def test_an_upload_whose_bytes_vanished_is_forgotten(app, tus, alice):
 
 def test_a_long_request_counts_its_bytes_as_it_goes(app, tus, alice, monkeypatch):
     """Without a checksum, bytes are made durable and counted along the way."""
-    monkeypatch.setattr(resumable, "CHECKPOINT_BYTES", MiB)
+    monkeypatch.setattr(resumable_bytes, "CHECKPOINT_BYTES", MiB)
     url = tus.start(4 * MiB)
 
     response = tus.patch(

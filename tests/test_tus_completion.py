@@ -16,7 +16,7 @@ from tests.helpers import live_nodes, nodes
 from tests.tus import NOTHING, Tus, expire, state
 from vault.extensions import db
 from vault.models import ResumableUpload, utcnow
-from vault.services import files, resumable, trash
+from vault.services import files, resumable_expiry, trash
 from vault.services.fsck import check
 
 CONTENT = os.urandom(300_000)
@@ -169,7 +169,7 @@ def test_cleanup_forgets_a_complete_upload_when_it_expires(app, tus, alice, runn
     url, file_id = complete(tus)
     with app.app_context():
         later = utcnow() + timedelta(hours=23)
-        assert resumable.remove_expired(now=later) == (0, 0)
+        assert resumable_expiry.remove_expired(now=later) == (0, 0)
     assert tus.head(url).status_code == 200
     expire(app, url)
 
@@ -204,7 +204,7 @@ def test_an_upload_reads_complete_only_once_its_file_is_committed(
     def crash(*args, **options):
         raise RuntimeError("the worker died while adding the file")
 
-    monkeypatch.setattr(resumable.files, "store_uploads", crash)
+    monkeypatch.setattr(files, "store_uploads", crash)
     with pytest.raises(RuntimeError):
         tus.patch(url, PIECES[1], len(PIECES[0]))
     monkeypatch.undo()

@@ -14,7 +14,7 @@ from flask.cli import AppGroup, with_appcontext
 from vault import maintenance
 from vault.errors import VaultError
 from vault.links import app_path, external_url
-from vault.services import admin, lockouts, trash
+from vault.services import admin, admin_overview, lockouts, trash
 from vault.units import format_size, parse_size
 
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -57,6 +57,11 @@ def _run(action: Callable, *args, **options):
         return action(*args, **options)
     except VaultError as error:
         raise click.ClickException(error.message) from error
+
+
+def _user(email: str):
+    """Return the account with this email; if there is none, say so and exit."""
+    return _run(admin_overview.get_user_by_email, email)
 
 
 def _parse_quota(text: str | None):
@@ -104,7 +109,7 @@ def create_user(
 @click.option("--search", default="", help="Only emails containing this text.")
 @click.option(
     "--sort",
-    type=click.Choice(admin.USER_SORTS),
+    type=click.Choice(admin_overview.USER_SORTS),
     default="email",
     show_default=True,
 )
@@ -113,7 +118,7 @@ def list_users(search: str, sort: str) -> None:
     page, pages = 1, 1
     while page <= pages:
         # Most used first when sorting by a number; emails read best A to Z.
-        result = admin.list_users(
+        result = admin_overview.list_users(
             search, sort, descending=sort != "email", page=page, per_page=500
         )
         for row in result.rows:
@@ -121,7 +126,7 @@ def list_users(search: str, sort: str) -> None:
         page, pages = page + 1, result.pages
 
 
-def _user_line(row: admin.UserRow) -> str:
+def _user_line(row: admin_overview.UserRow) -> str:
     user = row.user
     role = "admin" if user.is_admin else "user"
     status = "disabled" if user.disabled else "active"
@@ -136,9 +141,7 @@ def _user_line(row: admin.UserRow) -> str:
 def set_quota(email: str, size: str) -> None:
     """Set an account's quota: SIZE such as "10 GB", "500 MiB" or "unlimited"."""
     quota_bytes = _parse_quota(size)
-    user = _run(
-        admin.set_quota, None, _run(admin.get_user_by_email, email), quota_bytes
-    )
+    user = _run(admin.set_quota, None, _user(email), quota_bytes)
     click.echo(f"The quota of {user.email} is now {format_size(user.quota_bytes)}.")
 
 
@@ -146,7 +149,7 @@ def set_quota(email: str, size: str) -> None:
 @click.argument("email")
 def disable(email: str) -> None:
     """Disable an account: it is signed out everywhere, its tokens and links stop."""
-    user = _run(admin.set_disabled, None, _run(admin.get_user_by_email, email), True)
+    user = _run(admin.set_disabled, None, _user(email), True)
     click.echo(f"Disabled {user.email}.")
 
 
@@ -154,7 +157,7 @@ def disable(email: str) -> None:
 @click.argument("email")
 def enable(email: str) -> None:
     """Enable a disabled account again."""
-    user = _run(admin.set_disabled, None, _run(admin.get_user_by_email, email), False)
+    user = _run(admin.set_disabled, None, _user(email), False)
     click.echo(f"Enabled {user.email}.")
 
 
@@ -162,7 +165,7 @@ def enable(email: str) -> None:
 @click.argument("email")
 def promote(email: str) -> None:
     """Make an account an administrator."""
-    user = _run(admin.set_admin, None, _run(admin.get_user_by_email, email), True)
+    user = _run(admin.set_admin, None, _user(email), True)
     click.echo(f"{user.email} is now an administrator.")
 
 
@@ -170,7 +173,7 @@ def promote(email: str) -> None:
 @click.argument("email")
 def demote(email: str) -> None:
     """Remove the administrator role (never from the last administrator)."""
-    user = _run(admin.set_admin, None, _run(admin.get_user_by_email, email), False)
+    user = _run(admin.set_admin, None, _user(email), False)
     click.echo(f"{user.email} is no longer an administrator.")
 
 
@@ -182,7 +185,7 @@ def reset_password(email: str) -> None:
     The link starts with VAULT_BASE_URL; without it the command line does not
     know the vault's address, so it prints the path (/reset/...) and says so.
     """
-    token = _run(admin.issue_password_reset, None, _run(admin.get_user_by_email, email))
+    token = _run(admin.issue_password_reset, None, _user(email))
     if current_app.config["BASE_URL"] is None:
         click.echo(
             "VAULT_BASE_URL is not set: put the vault's address in front of this path.",
@@ -197,7 +200,7 @@ def reset_password(email: str) -> None:
 @click.argument("email")
 def unlock(email: str) -> None:
     """End an account's sign-in back-off (its failed sign-ins are forgotten)."""
-    user = _run(admin.get_user_by_email, email)
+    user = _user(email)
     failures = _run(lockouts.clear_account, None, user)
     click.echo(
         f"Cleared {failures} failed sign-in{'s' if failures != 1 else ''} "

@@ -4,6 +4,7 @@ import click
 from flask.cli import with_appcontext
 
 from vault.services import fsck as checker
+from vault.services.fsck_report import Report
 from vault.units import format_size
 
 
@@ -41,7 +42,7 @@ def fsck(repair: bool, quick: bool) -> None:
         raise SystemExit(1)
 
 
-def _summary(report: checker.Report, repair: bool) -> str:
+def _summary(report: Report, repair: bool) -> str:
     found = len(report.problems)
     if not found:
         return "No problems found."

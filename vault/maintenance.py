@@ -13,7 +13,7 @@ import threading
 from flask import Flask
 
 from vault.extensions import db
-from vault.services import quotas, resumable
+from vault.services import quotas, resumable_expiry
 
 
 def init_app(app: Flask) -> None:
@@ -29,7 +29,7 @@ def sweep() -> tuple[int, int, int]:
 
     Return how many uploads, their bytes, and how many reservations.
     """
-    count, received = resumable.remove_expired()
+    count, received = resumable_expiry.remove_expired()
     return count, received, quotas.release_expired()
 
 

@@ -22,7 +22,7 @@ from vault.admin.forms import (
 from vault.auth.forms import ConfirmForm
 from vault.errors import BadRequest, NotFound, VaultError
 from vault.links import external_url
-from vault.services import admin, audit, lockouts, quotas, trash
+from vault.services import admin, admin_overview, audit, lockouts, quotas, trash
 from vault.text import page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -85,8 +85,8 @@ def index():
     args = _user_listing_args()
     return render_template(
         "admin/index.html",
-        listing=admin.list_users(**args),
-        totals=admin.totals(),
+        listing=admin_overview.list_users(**args),
+        totals=admin_overview.totals(),
         address_lockouts=lockouts.address_lockouts(),
         unlock_form=UnlockAddressForm(formdata=None),
         **args,
@@ -113,7 +113,7 @@ def new_user():
 
 @bp.get("/users/<user_id>")
 def show_user(user_id):
-    return _user_page(admin.get_user(user_id))
+    return _user_page(admin_overview.get_user(user_id))
 
 
 def _user_page(account, status=200, **forms):
@@ -126,7 +126,7 @@ def _user_page(account, status=200, **forms):
     page = render_template(
         "admin/user.html",
         account=account,
-        file_count=admin.live_file_count(account),
+        file_count=admin_overview.live_file_count(account),
         trash_bytes=trash.trash_bytes(account),
         backoff=lockouts.account_backoff(account),
         **forms,
@@ -150,7 +150,7 @@ def _change(account, form_name, form, change, message):
 
 @bp.post("/users/<user_id>/quota")
 def set_quota(user_id):
-    account = admin.get_user(user_id)
+    account = admin_overview.get_user(user_id)
     form = QuotaForm()
     if not form.validate_on_submit():
         return _user_page(account, 400, quota_form=form)
@@ -175,7 +175,7 @@ STATUS_MESSAGES = {
 @bp.post("/users/<user_id>/disable", defaults={"disabled": True})
 @bp.post("/users/<user_id>/enable", defaults={"disabled": False})
 def set_disabled(user_id, disabled):
-    account = admin.get_user(user_id)
+    account = admin_overview.get_user(user_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         return _user_page(account, 400, status_form=form)
@@ -197,7 +197,7 @@ ROLE_MESSAGES = {
 @bp.post("/users/<user_id>/promote", defaults={"is_admin": True})
 @bp.post("/users/<user_id>/demote", defaults={"is_admin": False})
 def set_admin(user_id, is_admin):
-    account = admin.get_user(user_id)
+    account = admin_overview.get_user(user_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         return _user_page(account, 400, role_form=form)
@@ -212,7 +212,7 @@ def set_admin(user_id, is_admin):
 
 @bp.post("/users/<user_id>/password-reset")
 def reset_password(user_id):
-    account = admin.get_user(user_id)
+    account = admin_overview.get_user(user_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         return _user_page(account, 400, reset_form=form)
@@ -226,7 +226,7 @@ def reset_password(user_id):
 
 @bp.post("/users/<user_id>/unlock")
 def unlock_user(user_id):
-    account = admin.get_user(user_id)
+    account = admin_overview.get_user(user_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         return _user_page(account, 400, unlock_form=form)
@@ -247,7 +247,7 @@ def unlock_address():
 
 @bp.post("/users/<user_id>/delete")
 def delete_user(user_id):
-    account = admin.get_user(user_id)
+    account = admin_overview.get_user(user_id)
     form = DeleteUserForm(account.email)
     if not form.validate_on_submit():
         return _user_page(account, 400, delete_form=form)

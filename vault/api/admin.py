@@ -5,7 +5,7 @@ from flask import g, request
 from vault.api.blueprint import bp, json_body, timestamp
 from vault.errors import BadRequest, NotFound
 from vault.models import User
-from vault.services import admin
+from vault.services import admin, admin_overview
 from vault.text import page_number
 
 PATCH_FIELDS = {"quota_bytes", "disabled", "is_admin"}
@@ -43,7 +43,7 @@ def _page_argument() -> int:
 @bp.get("/admin/users")
 def list_users():
     _admin()
-    page = admin.list_users(
+    page = admin_overview.list_users(
         query=request.args.get("q", ""),
         sort=request.args.get("sort", "usage"),
         descending=request.args.get("order", "desc") != "asc",
@@ -68,6 +68,6 @@ def _changes(body: dict) -> dict:
 @bp.patch("/admin/users/<user_id>")
 def update_user(user_id):
     actor = _admin()
-    user = admin.get_user(user_id)  # a missing user: 404 before any 400
+    user = admin_overview.get_user(user_id)  # a missing user: 404 before any 400
     user = admin.update_user(actor, user, **_changes(json_body()))
-    return user_json(user, admin.live_file_count(user))
+    return user_json(user, admin_overview.live_file_count(user))

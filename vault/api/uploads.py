@@ -22,7 +22,7 @@ from vault.api.blueprint import bp
 from vault.errors import BadRequest, VaultError
 from vault.http import takes_uploads
 from vault.links import external_url
-from vault.services import resumable
+from vault.services import resumable, resumable_bytes, resumable_lease
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum"
@@ -80,7 +80,7 @@ def tus_options(upload_id=None):
     headers = {
         "Tus-Version": TUS_VERSION,
         "Tus-Extension": EXTENSIONS,
-        "Tus-Checksum-Algorithm": ",".join(resumable.CHECKSUM_ALGORITHMS),
+        "Tus-Checksum-Algorithm": ",".join(resumable_bytes.CHECKSUM_ALGORITHMS),
     }
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     if limit is not None:
@@ -115,7 +115,7 @@ def create_upload():
 
 @bp.route("/uploads/<upload_id>", methods=["HEAD"], provide_automatic_options=False)
 def upload_status(upload_id):
-    upload = resumable.get_upload(g.api_user, upload_id)
+    upload = resumable_lease.get_upload(g.api_user, upload_id)
     headers = {
         "Upload-Offset": str(upload.offset),
         "Upload-Length": str(upload.length),
@@ -171,9 +171,9 @@ class _RequestBody:
         try:
             return self._stream.read(size)
         except ClientDisconnected as error:
-            raise resumable.IncompleteBody() from error
+            raise resumable_bytes.IncompleteBody() from error
         except RequestEntityTooLarge as error:
-            raise resumable.BodyTooLong() from error
+            raise resumable_bytes.BodyTooLong() from error
 
 
 def _append(upload_id: str, body, offset: int) -> resumable.Progress:
@@ -251,7 +251,7 @@ def _text(metadata: dict, key: str, required: bool = False) -> str | None:
         raise BadRequest(f"Upload-Metadata: {key} is not UTF-8 text.") from error
 
 
-def _checksum() -> resumable.Checksum | None:
+def _checksum() -> resumable_bytes.Checksum | None:
     header = request.headers.get("Upload-Checksum")
     if header is None:
         return None
@@ -260,4 +260,4 @@ def _checksum() -> resumable.Checksum | None:
         digest = base64.b64decode(encoded.strip(), validate=True)
     except ValueError as error:  # binascii.Error, or text that is not ASCII
         raise BadRequest("Upload-Checksum must be “algorithm base64digest”.") from error
-    return resumable.checksum(algorithm, digest)
+    return resumable_bytes.checksum(algorithm, digest)
