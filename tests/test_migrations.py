@@ -28,7 +28,7 @@ def test_downloads_counted_before_bytes_counted_carry_over(app):
         db.drop_all()
         try:
             upgrade(revision="0009")
-            _insert_link_used(2)
+            _insert_link_used(3000)  # past what an INTEGER holds in millionths
             upgrade(revision="0010")
             units = _one("SELECT download_units FROM share_links")
             downgrade(revision="0009")
@@ -38,7 +38,7 @@ def test_downloads_counted_before_bytes_counted_carry_over(app):
             with db.engine.begin() as connection:
                 connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
-    assert (units, count) == (2_000_000, 2)
+    assert (units, count) == (3_000_000_000, 3000)
 
 
 def _insert_link_used(count: int) -> None:

@@ -113,6 +113,44 @@ def test_clients_trickling_a_small_body_hold_no_thread(server, slow_connections)
     assert status_of(server) == 302
 
 
+CHUNKED_LOGIN = (
+    b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b"Content-Type: application/x-www-form-urlencoded\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n"
+)
+
+
+def test_clients_trickling_a_small_chunked_body_hold_no_thread(
+    server, slow_connections
+):
+    slow_connections(server, CHUNKED_LOGIN + b"6\r\nemail=\r\n")
+
+    assert status_of(server) == 302
+
+
+def test_tiny_chunks_cannot_pass_for_a_big_body(server, slow_connections):
+    # A megabyte of framing around 170 KB of data: read by the event loop and
+    # refused there, never given a body thread to drip into.
+    [sock] = slow_connections(server, CHUNKED_LOGIN + b"1\r\nx\r\n" * 170_000, 1)
+
+    answer = closed_by_server(sock)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert answer.endswith(b"The chunked body is mostly framing: refused.\n")
+    assert status_of(server) == 302
+
+
+def test_a_small_chunked_body_is_read_whole_and_answered(server):
+    body = b"email=a%40example.com&password=x"
+    request = CHUNKED_LOGIN + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        sock.sendall(request)
+        sock.settimeout(ANSWERED_WITHIN)
+        answer = sock.recv(65536)
+
+    # The sign-in form without its CSRF token: the application read the body.
+    assert answer.startswith(b"HTTP/1.1 400 ")
+
+
 def test_a_head_that_never_ends_is_cut_off(server, slow_connections):
     [sock] = slow_connections(server, b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n", 1)
 
@@ -176,3 +214,51 @@ def test_an_upload_that_keeps_sending_is_never_cut_off(
         answer = sock.recv(65536)
 
     assert answer.startswith(b"HTTP/1.1 201 ")
+
+
+def test_an_upload_that_only_drips_is_cut_off(server, alice, api_headers):
+    # A byte every half second: never silent, but far below 64 bytes a second.
+    head = upload_head(api_headers(alice), 1024 * 1024)
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        sock.sendall(head + b"x" * 1000)
+        sock.settimeout(0.5)
+        answer = b""
+        for _ in range(8 * CLIENT_TIMEOUT):
+            sock.sendall(b"x")
+            with contextlib.suppress(TimeoutError):
+                answer = sock.recv(65536)
+            if answer:
+                break
+
+    assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+def test_an_upload_waiting_too_long_for_a_thread_is_told_to_come_back(
+    server, alice, api_headers
+):
+    # Both body threads (4 threads, 2 kept for the rest) stay busy with
+    # uploads that keep sending; a third waits three client timeouts, then
+    # gets a 503 it can retry after.
+    head = upload_head(api_headers(alice), 1024 * 1024)
+    busy = [socket.create_connection(("127.0.0.1", server)) for _ in range(2)]
+    waiting = socket.create_connection(("127.0.0.1", server))
+    try:
+        for sock in busy:
+            sock.sendall(head)
+        waiting.sendall(head)
+        waiting.settimeout(0.5)
+        answer = b""
+        for _ in range(8 * CLIENT_TIMEOUT):
+            for sock in busy:
+                sock.sendall(b"x" * 1000)
+            with contextlib.suppress(TimeoutError):
+                answer = waiting.recv(65536)
+            if answer:
+                break
+    finally:
+        for sock in [*busy, waiting]:
+            sock.close()
+
+    assert answer.startswith(b"HTTP/1.1 503 ")
+    assert b"Retry-After: 5" in answer
+    assert answer.endswith(b"Too many uploads at once: try again in a moment.\n")

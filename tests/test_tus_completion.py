@@ -15,9 +15,10 @@ from sqlalchemy import select
 from tests.helpers import live_nodes, nodes
 from tests.tus import NOTHING, Tus, expire, state
 from vault.extensions import db
-from vault.models import ResumableUpload, utcnow
-from vault.services import files, resumable_expiry, trash
+from vault.models import ResumableUpload, User, utcnow
+from vault.services import files, resumable, resumable_expiry, trash
 from vault.services.fsck import check
+from vault.services.resumable_lease import Lease
 
 CONTENT = os.urandom(300_000)
 PIECES = [CONTENT[:100_000], CONTENT[100_000:]]
@@ -246,3 +247,20 @@ def test_an_empty_upload_is_complete_at_creation_and_stays_so(tus):
     assert head.status_code == 200
     assert head.headers["Upload-Offset"] == "0"
     assert head.headers["Upload-File-Id"] == created.headers["Upload-File-Id"]
+
+
+def test_a_completion_rolled_back_and_tried_again_still_holds_its_lease(app, alice):
+    # _add_files tries again when a name was taken meanwhile: what the first
+    # try recorded is rolled back, and the lease must still be this request's.
+    with app.app_context():
+        owner = db.session.get(User, alice.id)
+        upload = resumable.create_upload(owner, 5, "notes.txt")
+        lease = Lease.take(owner, upload.id, utcnow())
+
+        lease.record(offset=5)
+        db.session.rollback()
+        lease.record(offset=5)
+        db.session.commit()
+        lease.release()
+
+        assert db.session.get(ResumableUpload, upload.id).locked_until is None

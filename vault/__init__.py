@@ -28,21 +28,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=os.path.join(PROJECT_ROOT, "static"),
     )
     _configure(app, test_config)
-
-    from vault import http
-
-    app.request_class = http.VaultRequest
-    # First of all hooks: a body too large for its route is refused unread.
-    app.before_request(http.refuse_large_bodies)
-    app.after_request(http.set_security_headers)
-    from vault import links
-
-    links.init_app(app)
-    if app.config["TRUSTED_PROXIES"]:
-        count = int(app.config["TRUSTED_PROXIES"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
-    app.wsgi_app = http.CloseAfterUnreadBody(app.wsgi_app)
-
+    _wrap_wsgi(app)
+    _install_first_hooks(app)
     db.init_app(app)
     migrate.init_app(
         app,
@@ -51,20 +38,47 @@ def create_app(test_config: dict | None = None) -> Flask:
         render_as_batch=True,
         compare_type=True,
     )
-    csrf.init_app(app)
+    csrf.init_app(app)  # its hook reads forms: after the body limit
 
-    from vault import guards, maintenance, storage, views
+    from vault import downloads, storage, views
 
     storage.init_app(app)
-    # First: its hook must run even when a later one answers the request.
+    views.init_app(app)
+    downloads.init_app(app)
+    _register_blueprints(app)
+
+    from vault import cli
+
+    cli.init_app(app)
+    return app
+
+
+def _wrap_wsgi(app: Flask) -> None:
+    from vault import http
+
+    app.request_class = http.VaultRequest
+    if app.config["TRUSTED_PROXIES"]:
+        count = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    app.wsgi_app = http.CloseAfterUnreadBody(app.wsgi_app)
+
+
+def _install_first_hooks(app: Flask) -> None:
+    """The hooks that run before all others, in this order."""
+    from vault import guards, http, links, maintenance
+
+    # A Host we do not answer to: refused before anything builds a URL with it
+    # (an error page would).
+    links.init_app(app)
+    # A body too large for its route: refused unread.
+    app.before_request(http.refuse_large_bodies)
+    app.after_request(http.set_security_headers)
+    # Starts the background sweeper; runs even when a later hook answers.
     maintenance.init_app(app)
     guards.init_app(app)
-    views.init_app(app)
 
-    from vault import downloads
 
-    downloads.init_app(app)
-
+def _register_blueprints(app: Flask) -> None:
     from vault.admin import bp as admin_bp
     from vault.api import bp as api_bp
     from vault.auth import bp as auth_bp
@@ -73,18 +87,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     from vault.shares import bp as shares_bp
     from vault.trash import bp as trash_bp
 
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(files_bp)
-    app.register_blueprint(trash_bp)
-    app.register_blueprint(shares_bp)
-    app.register_blueprint(public_bp)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(admin_bp)
-
-    from vault import cli
-
-    cli.init_app(app)
-    return app
+    for blueprint in (
+        auth_bp,
+        files_bp,
+        trash_bp,
+        shares_bp,
+        public_bp,
+        api_bp,
+        admin_bp,
+    ):
+        app.register_blueprint(blueprint)
 
 
 def _configure(app: Flask, test_config: dict | None) -> None:

@@ -1,11 +1,11 @@
 """Refuse or neutralise header and query values that no honest client sends.
 
-These run before every other hook, for every route (static files included),
-so that an absurd value gets a 400 or is ignored, never a 500 further in.
+These run early, for every route (static files included), after only the
+Host check (vault/links.py), the body limit and the sweeper's start, so that
+an absurd value gets a 400 or is ignored, never a 500 further in.
 """
 
-from flask import Flask, Response, request
-from flask.globals import request_ctx
+from flask import Flask, request
 from werkzeug.exceptions import BadRequest
 from werkzeug.http import parse_date
 
@@ -14,20 +14,8 @@ _DATE_HEADERS = ("HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(refuse_unusable_host)
     app.before_request(refuse_nul)
     app.before_request(drop_unreadable_dates)
-
-
-def refuse_unusable_host() -> Response | None:
-    """Answer 400 in plain text when the Host cannot be used to build URLs."""
-    # Flask leaves no URL adapter for a Host it cannot parse (or does not
-    # trust): every url_for, an error page's included, would then raise.
-    if request_ctx.url_adapter is not None:
-        return None
-    return Response(
-        "Bad Request: the Host header is not valid.\n", 400, mimetype="text/plain"
-    )
 
 
 def refuse_nul() -> None:

@@ -10,6 +10,7 @@ by default only this machine's loopback names) and refuses with 400 otherwise.
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, has_request_context, request, url_for
+from flask.globals import request_ctx
 from werkzeug.exceptions import SecurityError
 
 from vault.errors import VaultError
@@ -28,25 +29,28 @@ class NoBaseURL(VaultError):
 
 
 def init_app(app: Flask) -> None:
-    """Refuse untrusted hosts before any other hook runs (they would build URLs)."""
-    app.before_request(refuse_untrusted_host)
+    """Refuse unusable hosts before any other hook runs (they would build URLs)."""
+    app.before_request(refuse_unusable_host)
 
 
-def refuse_untrusted_host():
-    # Flask found the Host outside TRUSTED_HOSTS and left no URL adapter: answer
-    # now, plainly, before a hook or an error page tries to build a URL with it.
+def refuse_unusable_host():
+    """Answer 400 in plain text to a Host we may not or cannot build URLs with.
+
+    Flask leaves no URL adapter for a Host outside TRUSTED_HOSTS, or one it
+    cannot parse: every url_for, an error page's included, would then raise.
+    """
+    if request_ctx.url_adapter is not None:
+        return None
     if isinstance(request.routing_exception, SecurityError):
         current_app.logger.warning(
             "refused a request for the untrusted host %r: set VAULT_TRUSTED_HOSTS "
             "or VAULT_BASE_URL to answer it",
             request.environ.get("HTTP_HOST", "")[:100],
         )
-        return current_app.response_class(
-            "This server does not answer to the name in the Host header.\n",
-            status=400,
-            mimetype="text/plain",
-        )
-    return None
+        message = "This server does not answer to the name in the Host header.\n"
+    else:
+        message = "Bad Request: the Host header is not valid.\n"
+    return current_app.response_class(message, status=400, mimetype="text/plain")
 
 
 def check_base_url(value: str | None) -> str | None:

@@ -14,9 +14,12 @@ PATCHes) stream to the application as it reads them, so they need a thread;
 at most `threads - RESERVED_THREADS` at once, so that requests without a big
 body always find one free. The others wait their turn in the event loop.
 
-A client gets VAULT_CLIENT_TIMEOUT seconds to send a request's head (and small
-body); a body that then sends nothing for as long is cut off, which the
-application sees as a client that went away. Closing a connection that may still
+A client gets VAULT_CLIENT_TIMEOUT seconds to send a request's head, and a
+small body (chunked or not) as long after each of its pieces, up to
+SMALL_BODY_TIMEOUTS in all. A big body that sends nothing for a timeout, or
+less than MIN_BODY_RATE bytes a second over one, is cut off, which the
+application sees as a client that went away; one that waits WAIT_FOR_THREAD
+timeouts for a thread is answered 503. Closing a connection that may still
 be sending (RFC 9112 section 9.6) lingers in the event loop too, not in it
 blocking everyone.
 
@@ -34,7 +37,18 @@ from selectors import EVENT_READ
 from gunicorn import util
 from gunicorn.workers import gthread
 
-PREREAD_BYTES = 64 * 1024
+from vault.worker_reads import (
+    CHUNKED,
+    PREREAD_BYTES,
+    PatientSocket,
+    body_to_read,
+    chunked_body,
+)
+
+# The longest a small body may take to come, in client timeouts.
+SMALL_BODY_TIMEOUTS = 6
+# How long a big body waits for a body thread, in client timeouts.
+WAIT_FOR_THREAD = 3
 # gunicorn's own limits: 100 fields of 16 KiB (gunicorn.conf.py) and a line.
 MAX_HEAD_BYTES = 100 * 16384 + 8190
 RESERVED_THREADS = 2
@@ -42,6 +56,16 @@ RECEIVE_BYTES = 65536
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 65536
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+BAD_CHUNKS = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+    b"Connection: close\r\nContent-Length: 45\r\n\r\n"
+    b"The chunked body is mostly framing: refused.\n"
+)
+BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+    b"Retry-After: 5\r\nConnection: close\r\nContent-Length: 49\r\n\r\n"
+    b"Too many uploads at once: try again in a moment.\n"
+)
 
 
 def client_timeout() -> float:
@@ -57,10 +81,14 @@ class Connection(gthread.TConn):
         self.received = bytearray()  # read by the event loop, not yet parsed
         self.scanned = 0  # where to look for the end of the head next
         self.head_end = -1  # where the head ends, once it has all come
+        self.head_seen = False  # whether the body's deadline has started
+        self.chunk_at = 0  # where `chunked_body` reads on
+        self.chunk_data = 0  # the bytes of the complete chunks so far
+        self.last_call = 0.0  # when a small body must have come, at the latest
         self.deadline = 0.0
         self.continued = False  # whether the event loop sent 100 Continue
         self.streams_body = False  # holds one of the threads for big bodies
-        self.stalled = False  # the body sent nothing for the client timeout
+        self.stalled = False  # the body was too slow for the client timeout
         self.lingered = 0  # bytes discarded while closing
 
     def close(self, graceful=False):
@@ -68,64 +96,6 @@ class Connection(gthread.TConn):
             self.worker.linger(self)
         else:
             util.close(self.sock)
-
-
-class PatientSocket:
-    """The socket the parser reads: a read gives up after `timeout` s of silence.
-
-    Giving up returns b"" (the end of the stream), so the application sees a
-    short body, as from a client that went away, and cleans up as it does then.
-    A timeout gunicorn sets itself (draining a body it did not read) is honoured
-    the usual way, by raising.
-    """
-
-    def __init__(self, connection: Connection, timeout: float):
-        self.connection = connection
-        self.timeout = timeout
-        self.explicit: float | None = None
-
-    def recv(self, size: int) -> bytes:
-        sock = self.connection.sock
-        sock.settimeout(self.timeout if self.explicit is None else self.explicit)
-        try:
-            return sock.recv(size)
-        except TimeoutError:
-            if self.explicit is not None:
-                raise
-            self.connection.stalled = True
-            return b""
-        finally:
-            sock.settimeout(None)
-
-    def gettimeout(self) -> float | None:
-        return self.explicit
-
-    def settimeout(self, value: float | None) -> None:
-        self.explicit = value
-
-
-def body_to_read(head: bytes) -> int | None:
-    """Return how many body bytes to read before a thread takes the request.
-
-    None means the body streams to the application (chunked, or too big to
-    hold); 0 also covers a head the parser will refuse.
-    """
-    lengths, chunked = [], False
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"transfer-encoding":
-            chunked = True
-        elif name == b"content-length":
-            lengths.append(value.strip())
-    if chunked:
-        return None
-    if not lengths:
-        return 0
-    if len(lengths) > 1 or not lengths[0].isdigit() or len(lengths[0]) > 18:
-        return 0  # malformed: gunicorn's parser answers 400
-    length = int(lengths[0])
-    return length if length <= PREREAD_BYTES else None
 
 
 class ThreadWorker(gthread.ThreadWorker):
@@ -165,6 +135,7 @@ class ThreadWorker(gthread.ThreadWorker):
             conn.received[:0] = conn.parser.unreader.take_buffered()
         conn.sock.setblocking(False)
         conn.deadline = time.monotonic() + self.client_timeout
+        conn.head_seen, conn.chunk_at, conn.chunk_data = False, 0, 0
         self.reading.append(conn)
         self.poller.register(conn.sock, EVENT_READ, partial(self.on_request_data, conn))
         if conn.received:
@@ -181,10 +152,10 @@ class ThreadWorker(gthread.ThreadWorker):
             self.drop(conn)
             return
         conn.received += data
-        if conn.head_end >= 0:
-            # The head came in time; a small body may take longer if it
-            # keeps coming, since waiting for it costs no thread.
-            conn.deadline = time.monotonic() + self.client_timeout
+        if conn.head_seen:
+            # A small body may take longer while it keeps coming, since
+            # waiting for it costs no thread; not for ever.
+            conn.deadline = min(time.monotonic() + self.client_timeout, conn.last_call)
         self.consider(conn)
 
     def consider(self, conn):
@@ -197,23 +168,58 @@ class ThreadWorker(gthread.ThreadWorker):
             if len(conn.received) > MAX_HEAD_BYTES:
                 self.dispatch(conn)  # the parser answers 400
             return
-        length = body_to_read(conn.received[:head_end])
-        if length is None:
+        if not conn.head_seen:
+            # The head came in time; the body gets as long again.
+            conn.head_seen = True
+            conn.deadline = time.monotonic() + self.client_timeout
+            conn.last_call = (
+                time.monotonic() + SMALL_BODY_TIMEOUTS * self.client_timeout
+            )
+        body = self.body_state(conn, head_end)
+        if body == "streams":
             self.stop_reading(conn)
             self.stream_body(conn)
-            return
-        if len(conn.received) < head_end + 4 + length:
-            head = bytes(conn.received[:head_end]).lower()
-            if not conn.continued and b"100-continue" in head:
-                # The client waits for this before it sends its body. gunicorn
-                # sends a second one later; clients skip any number of 1xx.
-                conn.continued = True
-                try:
-                    conn.sock.send(CONTINUE)
-                except OSError:
-                    self.drop(conn)
-            return
-        self.dispatch(conn)
+        elif body == "coming":
+            self.continue_if_asked(conn, head_end)
+        elif body == "framing":
+            self.stop_reading(conn)
+            self.refuse(conn, BAD_CHUNKS)
+        else:
+            self.dispatch(conn)
+
+    def body_state(self, conn, head_end: int) -> str:
+        """Say whether the body is all here, still "coming" (small: the event
+        loop waits for it), "streams" (big: a body thread reads it), or is
+        "framing" (more framing than data, past PREREAD_BYTES: chunks so tiny
+        no honest client sends them, refused)."""
+        body_start = head_end + 4
+        length = body_to_read(conn.received[:head_end])
+        if length == CHUNKED:
+            # Judged by its bytes less the framing, so that tiny chunks cannot
+            # make a small body hold a thread.
+            conn.chunk_at = max(conn.chunk_at, body_start)
+            if chunked_body(conn.received, conn):
+                return "here"
+            framed = conn.chunk_at - body_start  # complete chunks, framing included
+            if framed > PREREAD_BYTES and framed > 2 * conn.chunk_data:
+                return "framing"
+            if conn.chunk_data + len(conn.received) - conn.chunk_at > PREREAD_BYTES:
+                return "streams"
+            return "coming"
+        if length is None:
+            return "streams"
+        return "coming" if len(conn.received) < body_start + length else "here"
+
+    def continue_if_asked(self, conn, head_end: int) -> None:
+        head = bytes(conn.received[:head_end]).lower()
+        if not conn.continued and b"100-continue" in head:
+            # The client waits for this before it sends its body. gunicorn
+            # sends a second one later; clients skip any number of 1xx.
+            conn.continued = True
+            try:
+                conn.sock.send(CONTINUE)
+            except OSError:
+                self.drop(conn)
 
     def drop(self, conn):
         self.stop_reading(conn)
@@ -236,6 +242,7 @@ class ThreadWorker(gthread.ThreadWorker):
             conn.streams_body = True
             self.dispatch(conn)
         else:
+            conn.deadline = time.monotonic() + WAIT_FOR_THREAD * self.client_timeout
             self.waiting_bodies.append(conn)
 
     def finish_request(self, conn, fs):
@@ -297,7 +304,23 @@ class ThreadWorker(gthread.ThreadWorker):
         # are looked at, once a second.
         for conn in [conn for conn in self.reading if conn.deadline <= now]:
             self.drop(conn)
+        while self.waiting_bodies and self.waiting_bodies[0].deadline <= now:
+            self.refuse(self.waiting_bodies.popleft(), BUSY)
         while self.lingering and self.lingering[0].deadline <= now:
             conn = self.lingering.popleft()
             self.poller.unregister(conn.sock)
             util.close(conn.sock)
+
+    def refuse(self, conn, answer: bytes):
+        """Answer from the event loop, and close: BUSY to a big body that
+        waited WAIT_FOR_THREAD client timeouts for a thread (every body thread
+        busy with uploads), BAD_CHUNKS to a body of tiny chunks."""
+        self.nr_conns -= 1
+        try:
+            conn.sock.setblocking(True)
+            conn.sock.settimeout(1)
+            conn.sock.sendall(answer)
+        except OSError:
+            util.close(conn.sock)
+            return
+        self.linger(conn)

@@ -24,7 +24,10 @@ def upgrade():
             )
         )
     # Each download counted so far was a whole one: a million millionths.
-    op.execute("UPDATE share_links SET download_units = download_count * 1000000")
+    op.execute(
+        "UPDATE share_links"
+        " SET download_units = CAST(download_count AS BIGINT) * 1000000"
+    )
     with op.batch_alter_table("share_links", schema=None) as batch_op:
         batch_op.drop_column("download_count")
 

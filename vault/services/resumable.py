@@ -214,8 +214,9 @@ def _complete(user: User, state: Appending) -> Progress:
     expires_at = state.now + upload_lifetime()
 
     def record_completion(stored: list[Node]) -> None:
-        # The reservation became the file's use in this same transaction.
-        state.lease.extend(
+        # The reservation became the file's use in this same transaction,
+        # which may roll back and be tried again (a name taken meanwhile).
+        state.lease.record(
             offset=state.length,
             file_id=stored[0].id,
             reservation_id=None,

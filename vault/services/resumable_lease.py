@@ -101,21 +101,30 @@ class Lease:
         db.session.commit()
 
     def extend(self, **values) -> None:
-        """Renew the lease and set `values` on the row, in the open transaction."""
+        """Renew the lease and set `values` on the row, in the open transaction;
+        the caller commits at once (a rollback would leave `until` wrong)."""
         until = utcnow() + LEASE
+        self._update(locked_until=until, **values)
+        self.until = until
+
+    def record(self, **values) -> None:
+        """Set `values` on the row while the lease is ours, without renewing it,
+        in a transaction that may yet roll back and be tried again."""
+        self._update(**values)
+
+    def _update(self, **values) -> None:
         moved = db.session.execute(
             update(ResumableUpload)
             .where(
                 ResumableUpload.id == self.upload_id,
                 ResumableUpload.locked_until == self.until,
             )
-            .values(locked_until=until, **values)
+            .values(**values)
             .execution_options(synchronize_session=False)
         ).rowcount
         if not moved:
             db.session.rollback()
             raise LeaseLost()
-        self.until = until
 
     def release(self) -> None:
         """Let the next request in; harmless if the row is gone or was taken."""

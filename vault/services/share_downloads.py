@@ -79,7 +79,6 @@ def claim(share: ShareLink, units: int, size: int, now: datetime | None = None) 
         .execution_options(synchronize_session=False)
     ).rowcount
     if not claimed:
-        db.session.rollback()
         raise Gone(
             "This link has reached its download limit, or what is left of it "
             "does not cover this download."
