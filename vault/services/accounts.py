@@ -114,8 +114,7 @@ def authenticate(
     """
     now = now or utcnow()
     email = (email or "").strip().lower()
-    keys = throttle.sign_in_keys(email, client_address)
-    throttle.check(keys, now)
+    attempt = throttle.admit(throttle.sign_in_keys(email, client_address), now)
     user = None
     if not has_control_characters(email):
         user = db.session.scalar(select(User).where(User.email == email))
@@ -123,18 +122,17 @@ def authenticate(
         security.burn_password_check(password or "")
     elif security.verify_password(user.password_hash, password or ""):
         if not user.disabled:
-            return _signed_in(user, password, now)
-        _record_failure(email, keys, client_address, now, disabled=user)
+            return _signed_in(user, password, attempt)
+        _record_failure(email, attempt, client_address, disabled=user)
         raise AuthenticationFailed()
-    _record_failure(email, keys, client_address, now)
+    _record_failure(email, attempt, client_address)
     raise AuthenticationFailed()
 
 
 def _record_failure(
     email: str,
-    keys: throttle.Keys,
+    attempt: throttle.Attempt,
     client_address: str | None,
-    now: datetime,
     disabled: User | None = None,
 ) -> None:
     """Count the failure and log it; a lockout is logged once, when it starts.
@@ -142,10 +140,10 @@ def _record_failure(
     `disabled` is the account whose right password was refused because it is
     disabled: the log says so, the person sees the usual message.
     """
-    label = _typed_email(email)
+    label, now = _typed_email(email), attempt.now
     # Counted like a wrong password even then: a guesser must not learn from
     # the throttle's answers which guess was right.
-    locked = throttle.record(keys, now)
+    locked = throttle.fail(attempt)
     if disabled is None:
         audit.record(
             "sign_in.failed", target_label=label, address=client_address, now=now
@@ -179,10 +177,12 @@ def _typed_email(email: str) -> str:
         return NOT_AN_EMAIL
 
 
-def _signed_in(user: User, password: str, now: datetime) -> User:
+def _signed_in(user: User, password: str, attempt: throttle.Attempt) -> User:
     if security.password_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
-    user.last_login_at = now
+    user.last_login_at = attempt.now
+    # Not a failure after all, yet the address keeps the others it counted.
+    throttle.release(attempt)
     throttle.clear_target(throttle.account_key(user.email))
     db.session.commit()
     return user

@@ -97,12 +97,14 @@ def check_password(
     """
     now = now or utcnow()
     keys = throttle.share_password_keys(share.id, client_address)
-    throttle.check(keys, now, what="password")
+    attempt = throttle.admit(keys, now, what="password")
     if share.password_hash and security.verify_password(
         share.password_hash, password or ""
     ):
+        throttle.release(attempt)
+        db.session.commit()
         return
-    throttle.record(keys, now)
+    throttle.fail(attempt)
     db.session.commit()
     raise AuthenticationFailed("That password is not right.")
 

@@ -23,6 +23,9 @@ A successful sign-in does not clear its address's count: a guesser with an
 account of their own could otherwise wipe it between guesses.
 
 Counted in the database so that every worker process sees the same numbers.
+A guess is counted before its password is checked (`admit`) and judged by the
+failures counted before it, so guesses sent together as a wait ends get one
+try between them, not one each; a right password takes its count back.
 Keys use the email as typed (normalized), whether or not an account has it,
 so the throttle never tells anyone which emails are registered.
 """
@@ -139,44 +142,138 @@ def _seconds(name: str) -> timedelta:
 
 def check(keys: Keys, now: datetime, what: str = "sign-in") -> None:
     """Raise TooManyAttempts while the target must wait or the address is locked."""
-    waits = [
-        (backoff(keys.target, now).wait_until if keys.target else None),
-        (_address_lockout(keys.address, now) if keys.address else None),
-    ]
-    until = max((moment for moment in waits if moment is not None), default=None)
+    until = _wait_until(keys, now)
     if until is not None:
-        raise TooManyAttempts(math.ceil((until - now).total_seconds()), what)
+        raise _too_many(until, now, what)
 
 
-def record(keys: Keys, now: datetime) -> list[str]:
-    """Count a failure without committing (the caller commits it with its log);
+@dataclass(frozen=True)
+class Attempt:
+    """A guess counted as a failure while it is checked (see `admit`)."""
+
+    keys: Keys
+    now: datetime
+    target_id: int | None  # its rows in login_failures
+    address_id: int | None
+
+
+def admit(keys: Keys, now: datetime, what: str = "sign-in") -> Attempt:
+    """Count a guess as a failure before it is checked, and commit it.
+
+    Raises TooManyAttempts, counting nothing and rolling the session back,
+    while the target must wait or the address is locked. Call it first in a
+    use case; then `fail` or `release` the attempt.
+    """
+    # A check made before anything is counted lets every guess sent together
+    # as a wait ends through (one per server thread). Counted first, in turns,
+    # each guess is judged by all those before it: only the first passes. The
+    # password is checked after the commit, holding no lock over argon2; a
+    # crash before `fail` or `release` leaves one counted failure, no more.
+    _take_turns(keys)
+    attempt = _add(keys, now)
+    until = _wait_until(keys, now, attempt)
+    if until is not None:
+        db.session.rollback()
+        raise _too_many(until, now, what)
+    db.session.commit()
+    return attempt
+
+
+def fail(attempt: Attempt) -> list[str]:
+    """Keep an admitted guess as a failure (the caller commits it with its log);
     return what this failure started: "account" (its back-off), "address".
     """
+    keys, now = attempt.keys, attempt.now
     longest = max(_seconds("LOGIN_FAILURE_WINDOW_SECONDS"), _address_window())
     db.session.execute(
         delete(LoginFailure).where(LoginFailure.created_at <= now - longest)
     )
-    for key in (keys.target, keys.address):
-        if key:
-            db.session.add(LoginFailure(key=key, subject=keys.subject, created_at=now))
-    db.session.flush()
     started = []
-    # Refused attempts are not counted (check raises first), so each of these
-    # happens once: the audit log records a lockout, not every refused try.
+    # Judged by the failures up to this one, each of these is reported once:
+    # refused guesses are not counted, and every later guess sees this one.
     free = _config("LOGIN_BACKOFF_AFTER")
-    if keys.target and backoff(keys.target, now).failures == free:
-        started.append(keys.target.partition(":")[0])
-    if keys.address and _address_lockout(keys.address, now):
+    if keys.target:
+        if backoff(keys.target, now, attempt.target_id).failures == free:
+            started.append(keys.target.partition(":")[0])
+    if keys.address and _address_lockout(keys.address, now, attempt.address_id):
         started.append("address")
     return started
 
 
-def backoff(target_key: str, now: datetime) -> Backoff:
-    """Return how many recent failures a target has and until when it must wait."""
+def release(attempt: Attempt) -> None:
+    """Forget an admitted guess that was right (the caller commits)."""
+    ids = [row_id for row_id in (attempt.target_id, attempt.address_id) if row_id]
+    db.session.execute(delete(LoginFailure).where(LoginFailure.id.in_(ids)))
+
+
+def record(keys: Keys, now: datetime) -> list[str]:
+    """Count a failure without committing (the caller commits it with its log);
+    return what this failure started, as `fail` does.
+    """
+    return fail(_add(keys, now))
+
+
+def _add(keys: Keys, now: datetime) -> Attempt:
+    rows = {
+        key: LoginFailure(key=key, subject=keys.subject, created_at=now)
+        for key in (keys.target, keys.address)
+        if key
+    }
+    db.session.add_all(rows.values())
+    db.session.flush()
+    ids = [rows[key].id if key else None for key in (keys.target, keys.address)]
+    return Attempt(keys, now, *ids)
+
+
+def _take_turns(keys: Keys) -> None:
+    """Make guesses at the same keys count and check one at a time."""
+    # SQLite has one writer at a time: the INSERT that follows waits its turn,
+    # and the rows it then reads are every committed one. PostgreSQL runs
+    # writers side by side, and a guess could not see the uncommitted row of
+    # another: a lock per key, held until the commit, orders them (ids come
+    # from a sequence, so a later turn has a higher id). Sorted: no deadlock.
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    numbers = {_lock_number(key) for key in (keys.target, keys.address) if key}
+    for number in sorted(numbers):
+        db.session.execute(select(func.pg_advisory_xact_lock(number)))
+
+
+def _lock_number(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], signed=True)
+
+
+def _wait_until(
+    keys: Keys, now: datetime, attempt: Attempt | None = None
+) -> datetime | None:
+    """Return until when a guess must wait, or None; for an attempt, judged by
+    the failures counted before its own rows.
+    """
+    waits = []
+    if keys.target:
+        through = attempt.target_id - 1 if attempt else None
+        waits.append(backoff(keys.target, now, through).wait_until)
+    if keys.address:
+        through = attempt.address_id - 1 if attempt else None
+        waits.append(_address_lockout(keys.address, now, through))
+    return max((moment for moment in waits if moment is not None), default=None)
+
+
+def _too_many(until: datetime, now: datetime, what: str) -> TooManyAttempts:
+    return TooManyAttempts(math.ceil((until - now).total_seconds()), what)
+
+
+def backoff(target_key: str, now: datetime, through: int | None = None) -> Backoff:
+    """Return how many recent failures a target has and until when it must wait.
+
+    With `through`, only the failures counted up to that row (by id).
+    """
     since = now - _seconds("LOGIN_FAILURE_WINDOW_SECONDS")
     failures, last = db.session.execute(
         select(func.count(), func.max(LoginFailure.created_at)).where(
-            LoginFailure.key == target_key, LoginFailure.created_at > since
+            LoginFailure.key == target_key,
+            LoginFailure.created_at > since,
+            *_up_to(through),
         )
     ).one()
     free = _config("LOGIN_BACKOFF_AFTER")
@@ -189,16 +286,23 @@ def backoff(target_key: str, now: datetime) -> Backoff:
     return Backoff(failures, last, ready if ready > now else None)
 
 
+def _up_to(through: int | None) -> tuple:
+    return () if through is None else (LoginFailure.id <= through,)
+
+
 def _address_window() -> timedelta:
     return _seconds("LOGIN_ADDRESS_WINDOW_SECONDS")
 
 
-def _address_lockout(address_key: str, now: datetime) -> datetime | None:
-    """Return until when an address is locked out, or None."""
+def _address_lockout(
+    address_key: str, now: datetime, through: int | None = None
+) -> datetime | None:
+    """Return until when an address is locked out, or None (see `backoff`)."""
     limit = _config("LOGIN_ADDRESS_MAX_FAILURES")
     recent = (
         LoginFailure.key == address_key,
         LoginFailure.created_at > now - _address_window(),
+        *_up_to(through),
     )
     failures, targets = db.session.execute(
         select(func.count(), func.count(func.distinct(LoginFailure.subject))).where(
