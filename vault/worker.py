@@ -98,6 +98,17 @@ class Connection(gthread.TConn):
             util.close(self.sock)
 
 
+def receive(sock) -> bytes | None:
+    """Read what a non-blocking socket holds: None if nothing yet, b"" at its
+    end (or on an error, which ends it too)."""
+    try:
+        return sock.recv(RECEIVE_BYTES)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
 class ThreadWorker(gthread.ThreadWorker):
     """gthread whose threads only ever wait for the application."""
 
@@ -142,12 +153,9 @@ class ThreadWorker(gthread.ThreadWorker):
             self.consider(conn)
 
     def on_request_data(self, conn, sock):
-        try:
-            data = sock.recv(RECEIVE_BYTES)
-        except BlockingIOError:
+        data = receive(sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self.drop(conn)
             return
@@ -285,12 +293,9 @@ class ThreadWorker(gthread.ThreadWorker):
         self.poller.register(conn.sock, EVENT_READ, partial(self.on_linger_data, conn))
 
     def on_linger_data(self, conn, sock):
-        try:
-            data = sock.recv(RECEIVE_BYTES)
-        except BlockingIOError:
+        data = receive(sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         conn.lingered += len(data)
         if not data or conn.lingered >= LINGER_BYTES:
             self.poller.unregister(sock)

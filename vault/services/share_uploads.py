@@ -192,7 +192,7 @@ def _check_received(share: ShareLink, name: str, writer) -> None:
 
 
 def _reserve_files(share: ShareLink, count: int, now: datetime) -> None:
-    # One conditional UPDATE, like claim_download: parallel uploads cannot
+    # One conditional UPDATE, like share_downloads.claim: parallel uploads cannot
     # together pass the link's number of files.
     reserved = db.session.execute(
         update(ShareLink)
