@@ -6,13 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import factories
-from tests.servers import (
-    free_port,
-    gunicorn_environment,
-    start_gunicorn,
-    stop,
-    wait_until_answering,
-)
+from tests.servers import served
 from vault import create_app
 from vault.extensions import db
 from vault.models import User
@@ -191,18 +185,11 @@ def as_alice(alice, auth):
 @pytest.fixture
 def gunicorn(app, tmp_path):
     """Serve the test database and storage from three gunicorn worker processes."""
-    port = free_port()
-    environment = gunicorn_environment(
+    with served(
         app,
-        port,
+        tmp_path / "gunicorn.log",
         workers=3,
         threads=4,
         max_upload_bytes=app.config["MAX_UPLOAD_BYTES"],
-    )
-    log = tmp_path / "gunicorn.log"
-    server = start_gunicorn(environment, log)
-    try:
-        wait_until_answering(port, server, log)
+    ) as (port, _):
         yield port
-    finally:
-        stop(server)

@@ -1,5 +1,6 @@
 """Starting real servers for tests: free ports, gunicorn, waiting until they answer."""
 
+import contextlib
 import http.client
 import os
 import socket
@@ -45,6 +46,21 @@ def start_gunicorn(environment: dict[str, str], log: Path) -> subprocess.Popen:
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+
+
+@contextlib.contextmanager
+def served(app, log: Path, **settings):
+    """Serve `app`'s database and storage from gunicorn while the block runs.
+
+    Yield (port, process); `settings` are gunicorn_environment's.
+    """
+    port = free_port()
+    process = start_gunicorn(gunicorn_environment(app, port, **settings), log)
+    try:
+        wait_until_answering(port, process, log)
+        yield port, process
+    finally:
+        stop(process)
 
 
 def stop(process: subprocess.Popen, timeout: float = 30) -> None:

@@ -10,15 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests import factories
+from tests import factories, servers
 from tests.conftest import PASSWORD, base_config, fresh_app
-from tests.servers import (
-    free_port,
-    gunicorn_environment,
-    start_gunicorn,
-    stop,
-    wait_until_answering,
-)
 from tests.test_shares_public import make_link
 from vault.extensions import db
 from vault.models import User
@@ -39,19 +32,14 @@ def served(tmp_path_factory):
             db.session.get(User, alice.id).quota_bytes = 100_000
             db.session.commit()
         link = make_link(app, alice, file, password="open sesame 42")
-        port = free_port()
         log = tmp_path_factory.mktemp("log") / "gunicorn.log"
-        server = start_gunicorn(gunicorn_environment(app, port, workers=1), log)
-        try:
-            wait_until_answering(port, server, log)
+        with servers.served(app, log, workers=1) as (port, server):
             yield {
                 "base": f"http://127.0.0.1:{port}",
                 "pid": server.pid,
                 "link": link.url,
                 "bearer": {"Authorization": f"Bearer {token}"},
             }
-        finally:
-            stop(server)
 
 
 def worker_pid(master: int) -> int:

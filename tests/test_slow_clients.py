@@ -12,13 +12,7 @@ import socket
 import pytest
 
 from tests.helpers import assert_nothing_stored
-from tests.servers import (
-    free_port,
-    gunicorn_environment,
-    start_gunicorn,
-    stop,
-    wait_until_answering,
-)
+from tests.servers import served
 
 THREADS = 4
 SLOW = 3 * THREADS  # slow connections: many more than threads
@@ -28,22 +22,15 @@ ANSWERED_WITHIN = 10  # seconds: starved requests never are
 
 @pytest.fixture
 def server(app, tmp_path):
-    port = free_port()
-    environment = gunicorn_environment(
+    with served(
         app,
-        port,
+        tmp_path / "gunicorn.log",
         workers=1,
         threads=THREADS,
         client_timeout=CLIENT_TIMEOUT,
         max_upload_bytes=app.config["MAX_UPLOAD_BYTES"],
-    )
-    log = tmp_path / "gunicorn.log"
-    process = start_gunicorn(environment, log)
-    try:
-        wait_until_answering(port, process, log)
+    ) as (port, _):
         yield port
-    finally:
-        stop(process)
 
 
 @pytest.fixture
