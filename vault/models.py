@@ -3,7 +3,7 @@
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, and_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vault.extensions import db
@@ -225,6 +225,11 @@ class ShareLink(db.Model):
     def allowed_extensions(self) -> frozenset[str]:
         """Return the extensions an upload link accepts; empty means any."""
         return frozenset((self.allowed_types or "").split())
+
+    @classmethod
+    def open_at(cls, now: datetime):
+        """The condition, in SQL, that a link is neither revoked nor expired."""
+        return and_(cls.revoked_at.is_(None), cls.expires_at > now)
 
 
 class ShareAccess(db.Model):

@@ -6,42 +6,31 @@ from vault.downloads import send_stored_file, send_thumbnail, send_zip
 from vault.errors import NotFound
 from vault.models import ShareLink
 from vault.public.blueprint import bp, open_link, visitor
-from vault.services import filetypes, share_access, share_downloads, thumbnails
+from vault.services import filetypes, share_access, thumbnails
 
 
 class LinkDownload:
-    """Charge what a visitor fetches to the link's limit, and log downloads."""
+    """Charge what a visitor fetches to the link's limit (see send_blob)."""
 
     def __init__(self, share: ShareLink, outcome: str, detail: str):
         self._app = current_app._get_current_object()
         self._share, self._share_id = share, share.id
         self._visitor, self._outcome, self._detail = visitor(), outcome, detail
-        # A limited link must see its bytes leave: a proxy would not say.
-        self.exact = share.max_downloads is not None
-        self._span = (0, 0, 0)
+        self.exact = share_access.sent_by_vault(share)
+        self._span = share_access.Span(0, 0, 0)
 
     def claim(self, start: int, stop: int, size: int) -> None:
-        self._span = (start, stop, size)
+        self._span = share_access.Span(start, stop, size)
         share_access.start_download(
-            self._share,
-            share_downloads.cost(start, stop, size),
-            size,
-            self._visitor,
-            self._outcome,
-            self._detail,
-            log=start == 0,
+            self._share, self._span, self._visitor, self._outcome, self._detail
         )
 
     def settle(self, sent: int) -> None:
-        start, stop, size = self._span
-        units = share_downloads.unsent(start, stop, size, sent)
-        if not units:
-            return
         # The server closes the body after the request is over: bring our own
         # app context (and with it a database session).
         with self._app.app_context():
             share_access.stop_download(
-                self._share_id, units, self._visitor, self._detail, log=start == 0
+                self._share_id, self._span, sent, self._visitor, self._detail
             )
 
 

@@ -174,35 +174,49 @@ def zip_entries(share: ShareLink, folder: Node) -> tuple[str, list[Entry]]:
     return archives.archive_name(share.owner, nodes, None), entries
 
 
+@dataclass(frozen=True)
+class Span:
+    """The bytes [start, stop) of an item of `size` bytes that a response sends."""
+
+    start: int
+    stop: int
+    size: int
+
+
 def start_download(
-    share: ShareLink,
-    units: int,
-    size: int,
-    visitor: Visitor,
-    outcome: str,
-    detail: str | None,
-    *,
-    log: bool,
+    share: ShareLink, span: Span, visitor: Visitor, outcome: str, detail: str | None
 ) -> None:
-    """Charge a response's bytes to the link (Gone if they pass its limit), and
-    log it if asked (a response from the first byte: not every video seek)."""
-    share_downloads.claim(share, units, size)
-    if log:
+    """Charge a response's bytes to the link (Gone if they pass its limit); log
+    a download from the first byte (not every resume or video seek)."""
+    units = share_downloads.cost(span.start, span.stop, span.size)
+    share_downloads.claim(share, units, span.size)
+    if span.start == 0:
         log_access(share, outcome, visitor, detail)
     else:
         db.session.commit()
 
 
 def stop_download(
-    share_id: str, units: int, visitor: Visitor, detail: str | None, *, log: bool
+    share_id: str, span: Span, sent: int, visitor: Visitor, detail: str | None
 ) -> None:
-    """Give back the units of bytes that were never sent; log that it stopped."""
+    """Give back the charge of the bytes a response did not send, if any, and
+    log a download from the first byte that stopped early."""
+    units = share_downloads.unsent(span.start, span.stop, span.size, sent)
+    if not units:
+        return
     share_downloads.give_back(share_id, units)
     share = db.session.get(ShareLink, share_id)
-    if log and share is not None:
+    if span.start == 0 and share is not None:
         log_access(share, "incomplete", visitor, detail)
     else:
         db.session.commit()
+
+
+def sent_by_vault(share: ShareLink) -> bool:
+    """Tell whether a link's bytes must go out through vault, never handed to a
+    proxy: a limited link gives back what did not leave, which a proxy would
+    not say."""
+    return share.max_downloads is not None
 
 
 def blurred_address(address: str | None) -> str:

@@ -67,8 +67,7 @@ def claim(share: ShareLink, units: int, size: int, now: datetime | None = None) 
         update(ShareLink)
         .where(
             ShareLink.id == share.id,
-            ShareLink.revoked_at.is_(None),
-            ShareLink.expires_at > now,
+            ShareLink.open_at(now),
             or_(
                 ShareLink.max_downloads.is_(None),
                 ShareLink.download_units + units

@@ -198,8 +198,7 @@ def _reserve_files(share: ShareLink, count: int, now: datetime) -> None:
         update(ShareLink)
         .where(
             ShareLink.id == share.id,
-            ShareLink.revoked_at.is_(None),
-            ShareLink.expires_at > now,
+            ShareLink.open_at(now),
             or_(
                 ShareLink.max_files.is_(None),
                 ShareLink.upload_count + count <= ShareLink.max_files,
