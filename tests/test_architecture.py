@@ -27,3 +27,37 @@ def test_domain_layer_does_not_use_request_state(path):
 
 def test_the_check_sees_every_module():
     assert {path.name for path in LAYERS} >= {"files.py", "accounts.py", "local.py"}
+
+
+# The backends; everything else sees a store through vault.storage and
+# vault.storage.base (the protocols and capabilities).
+BACKENDS = {"vault.storage.local", "vault.storage.local_files", "vault.storage.s3"}
+OUTSIDE_STORAGE = [
+    path
+    for path in sorted(PACKAGE.rglob("*.py"))
+    if (PACKAGE / "storage") not in path.parents
+]
+
+
+def _imported_modules(tree: ast.AST) -> set[str]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", OUTSIDE_STORAGE, ids=lambda path: str(path.relative_to(PACKAGE))
+)
+def test_nothing_outside_storage_imports_a_backend(path):
+    imported = _imported_modules(ast.parse(path.read_text()))
+    assert not imported & BACKENDS, f"{path.name} imports {imported & BACKENDS}"
+
+
+def test_the_backend_check_sees_every_front_end():
+    names = {str(path.relative_to(PACKAGE)) for path in OUTSIDE_STORAGE}
+    assert {"downloads.py", "services/fsck.py", "api/uploads.py"} <= names

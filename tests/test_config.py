@@ -54,3 +54,35 @@ def test_resumable_sizes_must_be_positive_byte_counts(tmp_path, name, value):
                 name: value,
             }
         )
+
+
+def _app_with_storage(tmp_path, **settings):
+    return create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path}/vault.db",
+            "SECRET_KEY": "test",
+            **settings,
+        }
+    )
+
+
+def test_the_storage_directory_is_the_default_store(tmp_path):
+    app = _app_with_storage(tmp_path, STORAGE_DIR=str(tmp_path / "bytes"))
+
+    assert app.config["STORAGE_URL"] == f"file://{tmp_path}/bytes"
+    assert app.extensions["vault.storage"].root == str(tmp_path / "bytes")
+
+
+def test_a_file_url_places_the_store_and_names_its_directory(tmp_path):
+    app = _app_with_storage(tmp_path, STORAGE_URL=f"file://{tmp_path}/elsewhere")
+
+    assert app.config["STORAGE_DIR"] == f"{tmp_path}/elsewhere"
+    assert app.extensions["vault.storage"].root == f"{tmp_path}/elsewhere"
+
+
+@pytest.mark.parametrize(
+    "url", ["file://relative/path", "ftp://host/x", "s3://", "/just/a/path"]
+)
+def test_a_store_url_that_names_no_store_is_refused(tmp_path, url):
+    with pytest.raises(ValueError, match="VAULT_STORAGE_URL"):
+        _app_with_storage(tmp_path, STORAGE_URL=url)

@@ -27,7 +27,8 @@ from tests.helpers import (
 from tests.tus import NOTHING, Tus, state
 from vault.extensions import db
 from vault.models import Node
-from vault.storage import LocalStorage, StorageFull, writers
+from vault.storage import StorageFull, writers
+from vault.storage.local import LocalStorage
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB

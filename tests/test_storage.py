@@ -5,7 +5,8 @@ import threading
 
 import pytest
 
-from vault.storage import LocalStorage, StorageFull, writers
+from vault.storage import StorageFull, writers
+from vault.storage.local import LocalStorage
 
 NAMESPACE = "a" * 32
 

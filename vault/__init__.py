@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from vault import faults
+from vault import faults, storage
 from vault.config import DefaultConfig
 from vault.extensions import csrf, db, migrate
 from vault.units import parse_size
@@ -40,7 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     csrf.init_app(app)  # its hook reads forms: after the body limit
 
-    from vault import downloads, storage, views
+    from vault import downloads, views
 
     storage.init_app(app)
     views.init_app(app)
@@ -99,6 +99,16 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
 
 
+def _configure_storage(app: Flask) -> None:
+    config = app.config
+    config["STORAGE_URL"] = storage.storage_url(
+        config.get("STORAGE_URL"),
+        config["STORAGE_DIR"] or os.path.join(app.instance_path, "storage"),
+    )
+    # For what needs a directory (an nginx alias, the tests): the store's own.
+    config["STORAGE_DIR"] = storage.local_directory(config["STORAGE_URL"])
+
+
 def _configure(app: Flask, test_config: dict | None) -> None:
     app.config.from_object(DefaultConfig)
     app.config.from_pyfile("config.py", silent=True)
@@ -120,9 +130,7 @@ def _configure(app: Flask, test_config: dict | None) -> None:
         "SQLALCHEMY_ENGINE_OPTIONS",
         {"pool_pre_ping": not config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")},
     )
-    config["STORAGE_DIR"] = config["STORAGE_DIR"] or os.path.join(
-        app.instance_path, "storage"
-    )
+    _configure_storage(app)
     config["MAX_UPLOAD_BYTES"] = parse_size(config["MAX_UPLOAD_BYTES"])
     # Every route that is not an upload (see vault/http.py) takes this at most.
     config["MAX_BODY_BYTES"] = parse_size(config["MAX_BODY_BYTES"])

@@ -5,6 +5,8 @@ class DefaultConfig:
     # Set from the instance folder in create_app.
     SQLALCHEMY_DATABASE_URI: str | None = None
     STORAGE_DIR: str | None = None
+    # Where bytes live: file:///abs/path (default: STORAGE_DIR) or s3://BUCKET/PREFIX.
+    STORAGE_URL: str | None = None
 
     REGISTRATION = "closed"  # "open" lets anyone sign up
     # File extensions the server accepts ("pdf, jpg, docx"); empty: every file,

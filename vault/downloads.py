@@ -22,6 +22,7 @@ from vault.models import Node
 from vault.services import filetypes
 from vault.services.archives import Entry
 from vault.storage import get_storage
+from vault.storage.base import LocalPaths
 from vault.storage.hashing import READ_CHUNK
 
 
@@ -232,9 +233,11 @@ def _range_applies(response: Response) -> bool:
 def _handoff_header(key: str) -> tuple[str, str] | None:
     """Return the header that hands a blob to the proxy, if one is configured."""
     config = current_app.config
+    storage = get_storage()
     if not (config["ACCEL_REDIRECT"] or config["SENDFILE"]):
         return None
-    storage = get_storage()
+    if not isinstance(storage, LocalPaths):
+        return None  # the proxy cannot read a bucket: the bytes come through us
     # Built from the key alone: keys are made by the server (hex parts, which the
     # storage checks again), so this can only name a blob under the root.
     path = storage.path(key)
@@ -294,15 +297,17 @@ def _with_body(
 def _fast_body(key: str, start: int, stop: int):
     """The bytes in the form the WSGI server sends fastest.
 
-    A server's `wsgi.file_wrapper` gets an open file (gunicorn hands it to
-    sendfile(2): no copy through Python); elsewhere, and for HEAD, which
-    sends no body, an iterable that opens the file only if it is read. A
+    A server's `wsgi.file_wrapper` gets an open local file (gunicorn hands it
+    to sendfile(2): no copy through Python); elsewhere, for a store without
+    local files, and for HEAD, which sends no body, an iterable that opens the
+    blob only if it is read. A
     counted download keeps the iterable (see `_CountedBody`): only it can
     tell whether every byte went out.
     """
     wrapper = request.environ.get("wsgi.file_wrapper")
     storage = get_storage()
-    if wrapper is None or request.method == "HEAD":
+    local = isinstance(storage, LocalPaths)
+    if wrapper is None or request.method == "HEAD" or not local:
         return storage.read_range(key, start, stop)
     return wrapper(storage.open_window(key, start, stop), READ_CHUNK)
 

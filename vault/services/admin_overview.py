@@ -4,11 +4,8 @@ Every admin front end (pages, API, CLI) reads accounts through here; changing
 them is services/admin.py.
 """
 
-import os
-import shutil
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import case, func, select
 
 from vault.errors import BadRequest, NotFound
@@ -16,6 +13,8 @@ from vault.extensions import db
 from vault.models import Node, User
 from vault.services import quotas
 from vault.services.audit import page_numbers
+from vault.storage import get_storage
+from vault.storage.base import Capacity
 from vault.text import is_object_id
 
 USER_SORTS = ("usage", "email", "quota", "files", "last_login", "created")
@@ -44,8 +43,9 @@ class Totals:
     files: int  # live files
     stored_bytes: int  # sum of users.used_bytes (live + trash)
     trash_bytes: int  # bytes of trashed files
-    disk_free_bytes: int  # on the volume of the storage root
-    disk_total_bytes: int
+    # Where the blobs go, if the store can tell (a disk can; a bucket cannot).
+    disk_free_bytes: int | None
+    disk_total_bytes: int | None
 
 
 def _file_counts():
@@ -119,17 +119,10 @@ def list_users(
     )
 
 
-def _existing_directory(path: str) -> str:
-    # The storage root appears with the first upload; until then its volume is
-    # the one of the nearest folder above it.
-    while not os.path.isdir(path) and os.path.dirname(path) != path:
-        path = os.path.dirname(path)
-    return path
-
-
 def totals() -> Totals:
-    """Return what the whole vault holds, and the room left on its volume."""
-    disk = shutil.disk_usage(_existing_directory(current_app.config["STORAGE_DIR"]))
+    """Return what the whole vault holds, and the room left where it is kept."""
+    store = get_storage()
+    free, total = store.capacity() if isinstance(store, Capacity) else (None, None)
     return Totals(
         users=db.session.scalar(select(func.count()).select_from(User)),
         files=db.session.scalar(select(func.count()).where(*LIVE_FILE)),
@@ -137,8 +130,8 @@ def totals() -> Totals:
         trash_bytes=db.session.scalar(
             select(quotas.total_bytes(Node.size)).where(*TRASHED_FILE)
         ),
-        disk_free_bytes=disk.free,
-        disk_total_bytes=disk.total,
+        disk_free_bytes=free,
+        disk_total_bytes=total,
     )
 
 

@@ -24,7 +24,6 @@ from vault.models import Node, Reservation, ResumableUpload, User, utcnow
 from vault.services import fsck_storage, fsck_tree, quotas, resumable_expiry
 from vault.services.fsck_report import Problem, Report, in_batches, size_text, time_text
 from vault.storage import get_storage
-from vault.storage.local import RESUMABLE_PREFIX
 
 
 def check(
@@ -177,9 +176,7 @@ def _forget_expired_upload(report: Report, problem: Problem, row, now) -> None:
     if resumable_expiry.forget_expired(row.id, now) is None:
         return
     try:
-        target = get_storage().move_to_lost_found(
-            row.owner_id, RESUMABLE_PREFIX + row.id
-        )
+        target = get_storage().move_resumable_to_lost_found(row.owner_id, row.id)
     except FileNotFoundError:
         problem.repair = "forgot it and released its quota; it had no bytes on disk"
         return

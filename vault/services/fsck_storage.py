@@ -17,7 +17,7 @@ from vault.models import Node, ResumableUpload, User
 from vault.services import fsck_report, quotas
 from vault.services.fsck_report import Problem, Report, in_batches, size_text, time_text
 from vault.storage import get_storage
-from vault.storage.local import RESUMABLE_PREFIX, DiskEntry
+from vault.storage.base import StoredEntry
 
 
 def check_files(report: Report, repair: bool, verify_hashes: bool) -> None:
@@ -114,10 +114,10 @@ class _DiskCheck:
     cutoff: datetime
     email: str | None = None
     orphan_namespaces: set[str] = field(default_factory=set)
-    unchecked_blobs: list[tuple[DiskEntry, str]] = field(default_factory=list)
+    unchecked_blobs: list[tuple[StoredEntry, str]] = field(default_factory=list)
     # Moves wait for the end of the walk: a directory is not changed while
     # it is being listed.
-    moves: list[tuple[Problem, DiskEntry]] = field(default_factory=list)
+    moves: list[tuple[Problem, StoredEntry]] = field(default_factory=list)
 
 
 def check_disk(report: Report, repair: bool, now: datetime) -> None:
@@ -131,8 +131,8 @@ def check_disk(report: Report, repair: bool, now: datetime) -> None:
         _move_aside(walk)
 
 
-def _check_entry(walk: _DiskCheck, entry: DiskEntry) -> None:
-    if entry.kind == DiskEntry.NAMESPACE:
+def _check_entry(walk: _DiskCheck, entry: StoredEntry) -> None:
+    if entry.kind == StoredEntry.NAMESPACE:
         walk.email = db.session.scalar(
             select(User.email).where(User.id == entry.namespace)
         )
@@ -149,12 +149,12 @@ def _check_entry(walk: _DiskCheck, entry: DiskEntry) -> None:
     if entry.namespace in walk.orphan_namespaces:
         return
     owner = f"of {walk.email}" if entry.namespace else "under the storage root"
-    if entry.kind == DiskEntry.BLOB:
+    if entry.kind == StoredEntry.BLOB:
         if entry.changed_at <= walk.cutoff:
             walk.unchecked_blobs.append((entry, walk.email))
             if len(walk.unchecked_blobs) >= fsck_report.BATCH_SIZE:
                 _check_orphan_blobs(walk)
-    elif entry.kind == DiskEntry.PARTIAL:
+    elif entry.kind == StoredEntry.PARTIAL:
         if entry.modified_at <= walk.cutoff:
             message = (
                 f"Unfinished upload {entry.path} {owner}, "
@@ -162,7 +162,7 @@ def _check_entry(walk: _DiskCheck, entry: DiskEntry) -> None:
                 f"{time_text(entry.modified_at)}."
             )
             _plan_move(walk, "stale_partial", message, entry)
-    elif entry.kind == DiskEntry.RESUMABLE:
+    elif entry.kind == StoredEntry.RESUMABLE:
         _check_resumable(walk, entry, owner)
     else:
         what = "Directory" if entry.is_dir else "File"
@@ -171,12 +171,11 @@ def _check_entry(walk: _DiskCheck, entry: DiskEntry) -> None:
         _plan_move(walk, "stray_file", message, entry)
 
 
-def _check_resumable(walk: _DiskCheck, entry: DiskEntry, owner: str) -> None:
+def _check_resumable(walk: _DiskCheck, entry: StoredEntry, owner: str) -> None:
     """Report the bytes of a resumable upload that has no row."""
-    upload_id = entry.name.removeprefix(RESUMABLE_PREFIX)
     has_row = db.session.scalar(
         select(ResumableUpload.id).where(
-            ResumableUpload.id == upload_id,
+            ResumableUpload.id == entry.upload_id,
             ResumableUpload.owner_id == entry.namespace,
         )
     )
@@ -216,7 +215,7 @@ def _check_orphan_blobs(walk: _DiskCheck) -> None:
     walk.unchecked_blobs.clear()
 
 
-def _plan_move(walk: _DiskCheck, kind: str, message: str, entry: DiskEntry) -> None:
+def _plan_move(walk: _DiskCheck, kind: str, message: str, entry: StoredEntry) -> None:
     walk.moves.append((walk.report.add(kind, message), entry))
 
 

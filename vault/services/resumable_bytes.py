@@ -20,8 +20,8 @@ from vault.services.resumable_expiry import forget, upload_lifetime
 from vault.services.resumable_lease import Lease, LeaseLost
 from vault.services.uploads import BODY_READ_BYTES
 from vault.storage import get_storage
+from vault.storage.base import ResumableWriter
 from vault.storage.hashing import StreamHash
-from vault.storage.local import ResumableWriter
 
 # A long request without a checksum makes its bytes durable and counts them at
 # least this often, so a crash loses little of it.

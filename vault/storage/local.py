@@ -12,11 +12,12 @@ import re
 import secrets
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from vault.storage.hashing import READ_CHUNK, file_sha256
+from vault.storage.base import LOST_FOUND, StoredEntry
+from vault.storage.hashing import file_sha256
+from vault.storage.local_files import FileWindow, RangeReader
 from vault.storage.writers import (
     BlobWriter,
     FinishedUpload,
@@ -36,9 +37,8 @@ _PARTIAL = re.compile(re.escape(PARTIAL_PREFIX) + r"[0-9a-f]{32}")
 # many requests and may wait a day for the next one, unlike a ".partial-" file.
 RESUMABLE_PREFIX = ".resumable-"
 _RESUMABLE = re.compile(re.escape(RESUMABLE_PREFIX) + r"[0-9a-f]{32}")
-# Where fsck puts what it will not delete: <root>/lost+found/ for whole
-# namespaces, <root>/<namespace>/lost+found/ for single files.
-LOST_FOUND = "lost+found"
+# fsck's LOST_FOUND: <root>/lost+found/ for whole namespaces,
+# <root>/<namespace>/lost+found/ for single files.
 
 
 def _check_part(part: str) -> str:
@@ -49,54 +49,20 @@ def _check_part(part: str) -> str:
     return part
 
 
-@dataclass(frozen=True)
-class DiskEntry:
-    """One thing found under the storage root by `LocalStorage.scan`.
-
-    `kind` is NAMESPACE (a directory of blobs), BLOB, PARTIAL (a blob still
-    being written, or left by a writer that died), RESUMABLE (the bytes of a
-    resumable upload so far) or STRAY (a name we never make). `namespace` is
-    None for what sits directly under the root; `name` is None for a namespace
-    itself. Times are naive UTC.
-    """
-
-    NAMESPACE = "namespace"
-    BLOB = "blob"
-    PARTIAL = "partial"
-    RESUMABLE = "resumable"
-    STRAY = "stray"
-
-    kind: str
-    namespace: str | None
-    name: str | None
-    size: int = 0
-    is_dir: bool = False
-    modified_at: datetime | None = None
-    # The later of the last write and the last rename: a blob's age in place.
-    changed_at: datetime | None = None
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-    @property
-    def path(self) -> str:
-        """The entry's path relative to the storage root, for messages."""
-        return "/".join(part for part in (self.namespace, self.name) if part)
-
-
 def _utc(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None)
 
 
-def _describe(kind: str, namespace: str | None, entry: os.DirEntry) -> DiskEntry | None:
+def _describe(
+    kind: str, namespace: str | None, entry: os.DirEntry
+) -> StoredEntry | None:
     """Return what `entry` is, or None if it vanished while we looked."""
     try:
         stat = entry.stat(follow_symlinks=False)
     except FileNotFoundError:
         return None
     is_dir = entry.is_dir(follow_symlinks=False)
-    return DiskEntry(
+    return StoredEntry(
         kind=kind,
         namespace=namespace,
         name=entry.name,
@@ -104,19 +70,22 @@ def _describe(kind: str, namespace: str | None, entry: os.DirEntry) -> DiskEntry
         is_dir=is_dir,
         modified_at=_utc(stat.st_mtime),
         changed_at=_utc(max(stat.st_mtime, stat.st_ctime)),
+        upload_id=entry.name.removeprefix(RESUMABLE_PREFIX)
+        if kind == StoredEntry.RESUMABLE
+        else None,
     )
 
 
 def _kind_in_namespace(entry: os.DirEntry) -> str:
     if not entry.is_file(follow_symlinks=False):
-        return DiskEntry.STRAY
+        return StoredEntry.STRAY
     if _HEX32.fullmatch(entry.name):
-        return DiskEntry.BLOB
+        return StoredEntry.BLOB
     if _PARTIAL.fullmatch(entry.name):
-        return DiskEntry.PARTIAL
+        return StoredEntry.PARTIAL
     if _RESUMABLE.fullmatch(entry.name):
-        return DiskEntry.RESUMABLE
-    return DiskEntry.STRAY
+        return StoredEntry.RESUMABLE
+    return StoredEntry.STRAY
 
 
 def _check_entry_name(name: str) -> str:
@@ -247,7 +216,7 @@ class LocalStorage:
         with open(self._path(key), "rb", buffering=0) as blob:
             return file_sha256(blob)
 
-    def scan(self) -> Iterator[DiskEntry]:
+    def scan(self) -> Iterator[StoredEntry]:
         """Yield every namespace, then what it holds; skip lost+found areas.
 
         Streams the directories, so a large store is never listed in memory.
@@ -262,12 +231,13 @@ class LocalStorage:
                 if entry.name == LOST_FOUND:
                     continue
                 if _HEX32.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
-                    yield DiskEntry(DiskEntry.NAMESPACE, entry.name, None, is_dir=True)
+                    kind = StoredEntry.NAMESPACE
+                    yield StoredEntry(kind, entry.name, None, is_dir=True)
                     yield from self._scan_namespace(entry.name)
-                elif found := _describe(DiskEntry.STRAY, None, entry):
+                elif found := _describe(StoredEntry.STRAY, None, entry):
                     yield found
 
-    def _scan_namespace(self, namespace: str) -> Iterator[DiskEntry]:
+    def _scan_namespace(self, namespace: str) -> Iterator[StoredEntry]:
         try:
             entries = os.scandir(os.path.join(self.root, namespace))
         except (FileNotFoundError, NotADirectoryError):
@@ -310,6 +280,20 @@ class LocalStorage:
         fsync_path(directory)
         return target
 
+    def move_resumable_to_lost_found(self, namespace: str, upload_id: str) -> str:
+        """Move a resumable upload's bytes aside; FileNotFoundError if gone."""
+        return self.move_to_lost_found(namespace, RESUMABLE_PREFIX + upload_id)
+
+    def capacity(self) -> tuple[int, int]:
+        """Return the free and total bytes of the storage root's volume."""
+        # The root appears with the first upload; until then its volume is
+        # the one of the nearest folder above it.
+        path = self.root
+        while not os.path.isdir(path) and os.path.dirname(path) != path:
+            path = os.path.dirname(path)
+        usage = shutil.disk_usage(path)
+        return usage.free, usage.total
+
     def lost_found_usage(self) -> tuple[int, int]:
         """Return how many files the lost+found areas hold, and their bytes."""
         areas = [os.path.join(self.root, LOST_FOUND)]
@@ -334,7 +318,7 @@ class LocalStorage:
                     files += 1
         return files, size
 
-    def read_range(self, key: str, start: int, stop: int) -> "RangeReader":
+    def read_range(self, key: str, start: int, stop: int) -> RangeReader:
         """Return an iterable over bytes [start, stop) of a blob, after one seek.
 
         A missing blob fails now, before any response starts; the file is opened
@@ -345,54 +329,6 @@ class LocalStorage:
             raise FileNotFoundError(path)
         return RangeReader(path, start, stop - start)
 
-    def open_window(self, key: str, start: int, stop: int) -> "FileWindow":
+    def open_window(self, key: str, start: int, stop: int) -> FileWindow:
         """Open bytes [start, stop) of a blob as a file a server can sendfile."""
         return FileWindow(self._path(key), start, stop)
-
-
-class RangeReader:
-    """Iterate over part of a file in large chunks."""
-
-    def __init__(self, path: str, start: int, length: int):
-        self._path = path
-        self._start = start
-        self._length = length
-
-    def __iter__(self) -> Iterator[bytes]:
-        remaining = self._length
-        with open(self._path, "rb") as blob:
-            blob.seek(self._start)
-            while remaining > 0:
-                chunk = blob.read(min(READ_CHUNK, remaining))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-                yield chunk
-
-
-class FileWindow:
-    """Bytes [start, stop) of a file, for a WSGI server's `wsgi.file_wrapper`.
-
-    The file is open and positioned at `start`, so a server that sends files
-    itself (gunicorn: sendfile(2) of Content-Length bytes from the current
-    position) moves the bytes without Python touching them; a server that
-    reads instead never gets a byte past `stop`.
-    """
-
-    def __init__(self, path: str, start: int, stop: int):
-        self._file = open(path, "rb", buffering=0)  # noqa: SIM115
-        self._file.seek(start)
-        self._stop = stop
-
-    def read(self, size: int = -1) -> bytes:
-        left = max(self._stop - self._file.tell(), 0)
-        return self._file.read(left if size < 0 else min(size, left))
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return self._file.seek(offset, whence)
-
-    def fileno(self) -> int:
-        return self._file.fileno()
-
-    def close(self) -> None:
-        self._file.close()

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from vault.errors import StorageFull
+from vault.storage.base import HEAD_BYTES
 from vault.storage.hashing import StreamHash, file_sha256
 
 WRITE_BUFFER = 1024 * 1024
 # While an upload arrives, its bytes are made durable in steps this large on a
 # helper thread (see SyncBehind).
 SYNC_BEHIND_BYTES = 16 * 1024 * 1024
-HEAD_BYTES = 512
 
 log = logging.getLogger(__name__)
 
