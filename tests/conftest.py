@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import factories
+from tests.s3server import new_bucket
 from tests.servers import served
 from vault import create_app
 from vault.extensions import db
@@ -13,16 +14,26 @@ from vault.models import User
 
 # CI runs the suite a second time against PostgreSQL through this variable.
 TEST_DATABASE_URL = os.environ.get("VAULT_TEST_DATABASE_URL")
+# "s3": the apps under test keep their bytes in a bucket of the test S3
+# server (tests/s3server.py) instead of a folder; see `make test-s3`.
+TEST_STORAGE = os.environ.get("VAULT_TEST_STORAGE", "local")
 PASSWORD = "correct horse battery"
+
+
+def storage_settings(tmp_path) -> dict:
+    """Where a test app keeps its bytes: a folder in tmp_path, or a new bucket."""
+    if TEST_STORAGE == "s3":
+        return {"STORAGE_URL": f"s3://{new_bucket()}/vault"}
+    return {"STORAGE_DIR": str(tmp_path / "storage")}
 
 
 def base_config(tmp_path) -> dict:
     """Configuration for a test app with its database and storage in tmp_path."""
     return {
+        **storage_settings(tmp_path),
         "TESTING": True,
         "SECRET_KEY": "test secret key",
         "DATABASE_URL": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'vault.db'}",
-        "STORAGE_DIR": str(tmp_path / "storage"),
         "PASSWORD_HASH_PROFILE": "CHEAPEST",
         "MAX_UPLOAD_BYTES": 8 * 1024 * 1024,
         # No cleanup thread per test app; tests/test_maintenance.py turns it on.

@@ -30,7 +30,7 @@ def gunicorn_environment(app, port: int, **extra) -> dict[str, str]:
         **os.environ,
         "VAULT_BIND": f"127.0.0.1:{port}",
         "VAULT_DATABASE_URL": app.config["DATABASE_URL"],
-        "VAULT_STORAGE_DIR": app.config["STORAGE_DIR"],
+        "VAULT_STORAGE_URL": app.config["STORAGE_URL"],
         "VAULT_SECRET_KEY": app.config["SECRET_KEY"],
         **{f"VAULT_{name.upper()}": str(value) for name, value in extra.items()},
     }

@@ -223,10 +223,16 @@ def _move_aside(walk: _DiskCheck) -> None:
     storage = get_storage()
     for problem, entry in walk.moves:
         try:
-            target = storage.move_to_lost_found(entry.namespace, entry.name)
+            if entry.kind == StoredEntry.PARTIAL:
+                target = storage.drop_partial(entry.namespace, entry.name)
+            else:
+                target = storage.move_to_lost_found(entry.namespace, entry.name)
         except FileNotFoundError:
             # Gone since we looked (a purge, an upload finishing): no problem.
             walk.report.problems.remove(problem)
+            continue
+        if target is None:
+            problem.repair = "aborted: the parts of an unfinished upload are no file"
             continue
         walk.report.lost_found_dirs.add(os.path.dirname(target))
         problem.repair = f"moved to {target}"

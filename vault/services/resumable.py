@@ -209,7 +209,11 @@ def _complete(user: User, state: Appending) -> Progress:
     """
     sha256 = state.digest.hexdigest() if state.digest is not None else None
     finished = get_storage().finish_resumable(
-        state.owner_id, state.upload_id, sha256=sha256, progress=state.lease.keep
+        state.owner_id,
+        state.upload_id,
+        state.length,
+        sha256=sha256,
+        progress=state.lease.keep,
     )
     expires_at = state.now + upload_lifetime()
 

@@ -151,10 +151,12 @@ def receive(
     if hasher is not None and hasher.digest() != checksum.digest:
         _rewind(state)
         raise ChecksumMismatch()
-    # The last bytes are counted with the file they complete (`_complete` in
-    # resumable.py), and made durable when it is committed.
+    # The last bytes are made durable here but counted with the file they
+    # complete (`_complete` in resumable.py).
     if state.writer.offset < state.length:
         _checkpoint(state)
+    else:
+        state.writer.sync()
 
 
 def _keep_what_arrived(state: Appending, hasher) -> None:

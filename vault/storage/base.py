@@ -17,6 +17,7 @@ backend class:
 - `ServerSideCopy`: a blob can be copied without passing through the app.
 """
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,28 @@ from typing import BinaryIO, Protocol, runtime_checkable
 HEAD_BYTES = 512
 # Where fsck puts what it will not delete.
 LOST_FOUND = "lost+found"
+# Both parts of a key: 32 hex digits, made on the server.
+KEY_PART = re.compile(r"[0-9a-f]{32}")
+
+
+def check_entry_name(name: str) -> str:
+    """Return a name found by a scan; ValueError for one that leaves its area."""
+    # Names come from a listing, so any name is possible, but never one that
+    # leaves its directory or is the lost+found area itself.
+    if name in ("", ".", "..", LOST_FOUND) or "/" in name or "\0" in name:
+        raise ValueError(f"invalid entry name: {name!r}")
+    return name
+
+
+def check_key_part(part: str) -> str:
+    """Return a namespace or name; ValueError if the server could not have made it.
+
+    Defence in depth: keys are always made by the vault, but anything else is
+    refused, so a bug elsewhere cannot reach outside a namespace.
+    """
+    if not KEY_PART.fullmatch(part):
+        raise ValueError(f"invalid storage key part: {part!r}")
+    return part
 
 
 class BlobWriter(Protocol):
@@ -151,11 +174,13 @@ class BlobStore(Protocol):
         self,
         namespace: str,
         upload_id: str,
+        length: int,
         sha256: str | None = None,
         progress: Callable[[], None] | None = None,
     ) -> BlobWriter:
         """Return a complete resumable upload as a writer whose bytes are all in.
 
+        `length` is the upload's length, every byte of it synced by its writer.
         Without its `sha256`, the bytes are read once to compute it, calling
         `progress` between pieces. Committing it makes the blob and ends the
         upload's bytes; discarding it deletes them.
@@ -178,6 +203,14 @@ class BlobStore(Protocol):
         namespace; with no namespace, the entry `name` outside every namespace.
         Raises FileNotFoundError if it is gone, ValueError for a namespace or
         name the store could not have listed.
+        """
+
+    def drop_partial(self, namespace: str, name: str) -> str | None:
+        """Set aside a PARTIAL entry fsck found stale; return where it went.
+
+        A store that can keep the bytes moves them to lost+found; one whose
+        partial bytes cannot be read (an unfinished multipart upload) drops
+        them and returns None. FileNotFoundError if it is gone.
         """
 
     def move_resumable_to_lost_found(self, namespace: str, upload_id: str) -> str:

@@ -15,7 +15,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from vault.storage.base import LOST_FOUND, StoredEntry
+from vault.storage.base import (
+    KEY_PART,
+    LOST_FOUND,
+    StoredEntry,
+    check_entry_name,
+    check_key_part,
+)
 from vault.storage.hashing import file_sha256
 from vault.storage.local_files import FileWindow, RangeReader
 from vault.storage.writers import (
@@ -30,23 +36,14 @@ from vault.storage.writers import (
 
 __all__ = ["BlobWriter", "LocalStorage", "ResumableWriter", "StorageFull"]
 
-_HEX32 = re.compile(r"[0-9a-f]{32}")
 PARTIAL_PREFIX = ".partial-"
-_PARTIAL = re.compile(re.escape(PARTIAL_PREFIX) + r"[0-9a-f]{32}")
+_PARTIAL = re.compile(re.escape(PARTIAL_PREFIX) + KEY_PART.pattern)
 # The bytes of a resumable upload, named after its upload id: they grow over
 # many requests and may wait a day for the next one, unlike a ".partial-" file.
 RESUMABLE_PREFIX = ".resumable-"
-_RESUMABLE = re.compile(re.escape(RESUMABLE_PREFIX) + r"[0-9a-f]{32}")
+_RESUMABLE = re.compile(re.escape(RESUMABLE_PREFIX) + KEY_PART.pattern)
 # fsck's LOST_FOUND: <root>/lost+found/ for whole namespaces,
 # <root>/<namespace>/lost+found/ for single files.
-
-
-def _check_part(part: str) -> str:
-    # Defence in depth: keys are always made here, but refuse anything that is not
-    # exactly what we make, so a bug elsewhere cannot walk out of the root.
-    if not _HEX32.fullmatch(part):
-        raise ValueError(f"invalid storage key part: {part!r}")
-    return part
 
 
 def _utc(timestamp: float) -> datetime:
@@ -79,21 +76,13 @@ def _describe(
 def _kind_in_namespace(entry: os.DirEntry) -> str:
     if not entry.is_file(follow_symlinks=False):
         return StoredEntry.STRAY
-    if _HEX32.fullmatch(entry.name):
+    if KEY_PART.fullmatch(entry.name):
         return StoredEntry.BLOB
     if _PARTIAL.fullmatch(entry.name):
         return StoredEntry.PARTIAL
     if _RESUMABLE.fullmatch(entry.name):
         return StoredEntry.RESUMABLE
     return StoredEntry.STRAY
-
-
-def _check_entry_name(name: str) -> str:
-    # Names come from a directory listing, so any file name is possible, but
-    # never one that leaves its directory or is the lost+found area itself.
-    if name in ("", ".", "..", LOST_FOUND) or "/" in name or "\0" in name:
-        raise ValueError(f"invalid entry name: {name!r}")
-    return name
 
 
 def _move_without_replacing(source: str, directory: str, name: str) -> str:
@@ -126,11 +115,11 @@ class LocalStorage:
 
     def _path(self, key: str) -> str:
         namespace, _, name = key.partition("/")
-        return os.path.join(self.root, _check_part(namespace), _check_part(name))
+        return os.path.join(self.root, check_key_part(namespace), check_key_part(name))
 
     def new_writer(self, namespace: str) -> BlobWriter:
         """Start a new blob under `namespace` with a fresh random key."""
-        directory = os.path.join(self.root, _check_part(namespace))
+        directory = os.path.join(self.root, check_key_part(namespace))
         with full_disk_as_storage_full():
             os.makedirs(self.root, mode=0o700, exist_ok=True)
             os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -161,15 +150,15 @@ class LocalStorage:
 
     def delete_namespace(self, namespace: str) -> None:
         """Remove a namespace and everything in it; harmless if it is not there."""
-        path = os.path.join(self.root, _check_part(namespace))
+        path = os.path.join(self.root, check_key_part(namespace))
         try:
             shutil.rmtree(path)
         except FileNotFoundError:
             pass
 
     def _resumable_path(self, namespace: str, upload_id: str) -> str:
-        name = RESUMABLE_PREFIX + _check_part(upload_id)
-        return os.path.join(self.root, _check_part(namespace), name)
+        name = RESUMABLE_PREFIX + check_key_part(upload_id)
+        return os.path.join(self.root, check_key_part(namespace), name)
 
     def create_resumable(self, namespace: str, upload_id: str) -> None:
         """Create the empty file a resumable upload's bytes go into."""
@@ -190,16 +179,22 @@ class LocalStorage:
         return ResumableWriter(self._resumable_path(namespace, upload_id), offset)
 
     def finish_resumable(
-        self, namespace: str, upload_id: str, sha256: str | None = None, progress=None
+        self,
+        namespace: str,
+        upload_id: str,
+        length: int,
+        sha256: str | None = None,
+        progress=None,
     ) -> FinishedUpload:
         """Return a complete resumable upload, to commit as a new blob.
 
+        Its file holds exactly its `length` bytes (appending stops there).
         Without its `sha256`, the bytes are read to compute it.
         """
         name = secrets.token_hex(16)
         return FinishedUpload(
             f"{namespace}/{name}",
-            os.path.join(self.root, _check_part(namespace), name),
+            os.path.join(self.root, check_key_part(namespace), name),
             self._resumable_path(namespace, upload_id),
             sha256,
             progress,
@@ -230,7 +225,9 @@ class LocalStorage:
             for entry in top:
                 if entry.name == LOST_FOUND:
                     continue
-                if _HEX32.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
+                if KEY_PART.fullmatch(entry.name) and entry.is_dir(
+                    follow_symlinks=False
+                ):
                     kind = StoredEntry.NAMESPACE
                     yield StoredEntry(kind, entry.name, None, is_dir=True)
                     yield from self._scan_namespace(entry.name)
@@ -262,9 +259,9 @@ class LocalStorage:
         if namespace is None and name is None:
             raise ValueError("nothing to move")
         if namespace is not None:
-            _check_part(namespace)
+            check_key_part(namespace)
         if name is not None:
-            _check_entry_name(name)
+            check_entry_name(name)
         if namespace is not None and name is not None:
             source = os.path.join(self.root, namespace, name)
             directory = os.path.join(self.root, namespace, LOST_FOUND)
@@ -279,6 +276,10 @@ class LocalStorage:
         fsync_path(os.path.dirname(source))
         fsync_path(directory)
         return target
+
+    def drop_partial(self, namespace: str, name: str) -> str:
+        """Move a stale partial blob to lost+found; return where it went."""
+        return self.move_to_lost_found(namespace, name)
 
     def move_resumable_to_lost_found(self, namespace: str, upload_id: str) -> str:
         """Move a resumable upload's bytes aside; FileNotFoundError if gone."""
@@ -302,7 +303,7 @@ class LocalStorage:
                 areas += [
                     os.path.join(entry.path, LOST_FOUND)
                     for entry in top
-                    if _HEX32.fullmatch(entry.name)
+                    if KEY_PART.fullmatch(entry.name)
                     and entry.is_dir(follow_symlinks=False)
                 ]
         except FileNotFoundError:

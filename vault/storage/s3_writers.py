@@ -1,0 +1,254 @@
+"""Writers into an S3-compatible bucket: multipart uploads, whole or absent.
+
+A blob arrives in parts of PART_BYTES (S3 takes at most 10,000 parts of at
+least 5 MiB but the last); a blob smaller than one part is one PutObject. The
+object exists only after CompleteMultipartUpload: every failure aborts the
+multipart upload, so nothing half-written is left in the bucket.
+
+A resumable upload is a multipart upload that lives across requests. Its
+durable state after each checkpoint is a small "state object"
+(".resumable-<upload id>.<offset>") holding the bytes past the last whole
+part (fewer than a part) and, in its metadata, the multipart upload's id and
+how many parts belong to that offset. Each request starts a new part from
+those tail bytes, so going back to a counted offset (a request cut short, a
+checksum that did not match) is forgetting the parts after it: they are
+written again under the same numbers. This is tusd's s3store's design.
+"""
+
+import logging
+
+from vault.storage.base import HEAD_BYTES
+from vault.storage.hashing import StreamHash
+
+# 8 MiB parts hold at most 78 GiB in 10,000 parts; an upload buffers one part.
+PART_BYTES = 8 * 1024 * 1024
+MAX_PARTS = 10_000
+STATE_PREFIX = ".resumable-"
+
+log = logging.getLogger(__name__)
+
+
+class Multipart:
+    """One multipart upload of one object: parts in order, then complete."""
+
+    def __init__(self, bucket, object_key: str, upload_id: str | None = None):
+        self.bucket = bucket
+        self.object_key = object_key
+        self.upload_id = upload_id
+
+    @property
+    def client(self):
+        return self.bucket.client
+
+    def start(self) -> None:
+        answer = self.client.create_multipart_upload(
+            Bucket=self.bucket.name, Key=self.object_key
+        )
+        self.upload_id = answer["UploadId"]
+
+    def put_part(self, number: int, data: bytes) -> None:
+        if number > MAX_PARTS:
+            raise ValueError(f"an upload takes at most {MAX_PARTS} parts")
+        self.client.upload_part(
+            Bucket=self.bucket.name,
+            Key=self.object_key,
+            UploadId=self.upload_id,
+            PartNumber=number,
+            Body=data,
+        )
+
+    def complete(self, parts: int) -> None:
+        """Make the object from parts 1..`parts` (later ones are left out)."""
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket.name,
+            Key=self.object_key,
+            UploadId=self.upload_id,
+            MultipartUpload={"Parts": self._etags(parts)},
+        )
+
+    def _etags(self, parts: int) -> list[dict]:
+        found = {}
+        pages = self.client.get_paginator("list_parts").paginate(
+            Bucket=self.bucket.name, Key=self.object_key, UploadId=self.upload_id
+        )
+        for page in pages:
+            for part in page.get("Parts", []):
+                found[part["PartNumber"]] = part["ETag"]
+        missing = [number for number in range(1, parts + 1) if number not in found]
+        if missing:
+            raise FileNotFoundError(f"{self.object_key}: parts {missing} are missing")
+        return [{"PartNumber": n, "ETag": found[n]} for n in range(1, parts + 1)]
+
+    def abort(self) -> None:
+        """Drop the parts; never raises (it runs while an error is on its way)."""
+        if self.upload_id is None:
+            return
+        try:
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket.name, Key=self.object_key, UploadId=self.upload_id
+            )
+        except Exception as error:  # noqa: BLE001 - fsck finds what is left
+            log.warning("Could not abort the upload of %s: %s", self.object_key, error)
+
+
+class S3BlobWriter:
+    """Receives one request's upload into a multipart upload; see BlobWriter."""
+
+    def __init__(self, bucket, key: str):
+        self.key = key
+        self.size = 0
+        self.head = b""
+        self.committed = False
+        self._bucket = bucket
+        self._multipart = Multipart(bucket, bucket.object_key(key))
+        self._parts = 0
+        self._buffer = bytearray()
+        self._hash = StreamHash()
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def write(self, data: bytes) -> int:
+        if len(self.head) < HEAD_BYTES:
+            self.head += bytes(data[: HEAD_BYTES - len(self.head)])
+        self._buffer += data
+        self._hash.update(data)
+        self.size += len(data)
+        if len(self._buffer) >= PART_BYTES:
+            self._put_part()
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        # Werkzeug rewinds a finished upload part; nothing reads it back.
+        return self.size
+
+    def _put_part(self) -> None:
+        if self._multipart.upload_id is None:
+            self._multipart.start()
+        self._parts += 1
+        self._multipart.put_part(self._parts, bytes(self._buffer))
+        self._buffer.clear()
+
+    def commit(self) -> None:
+        """Make the object: one PutObject if it fits a part, else complete."""
+        if self._multipart.upload_id is None:
+            self._bucket.put(self.key, bytes(self._buffer))
+        else:
+            if self._buffer:
+                self._put_part()
+            self._multipart.complete(self._parts)
+        self._buffer = bytearray()
+        self._hash.close()
+        self.committed = True
+
+    def discard(self) -> None:
+        """Abort the upload; never raises, harmless after commit or twice."""
+        if self.committed:
+            return
+        self._hash.close()
+        self._buffer = bytearray()
+        self._multipart.abort()
+        self._multipart.upload_id = None
+
+    close = discard
+
+
+def state_name(upload_id: str, offset: int) -> str:
+    return f"{STATE_PREFIX}{upload_id}.{offset}"
+
+
+class S3ResumableWriter:
+    """Appends to a resumable upload from a durable state; see ResumableWriter."""
+
+    def __init__(self, bucket, namespace: str, upload_id: str, offset: int):
+        self._bucket = bucket
+        self._namespace, self._upload_id = namespace, upload_id
+        self._load(offset)
+
+    def _load(self, offset: int) -> None:
+        tail, meta = self._bucket.get_state(self._namespace, self._upload_id, offset)
+        self._multipart = Multipart(
+            self._bucket,
+            self._bucket.object_key(f"{self._namespace}/{self._upload_id}"),
+            meta["multipart"],
+        )
+        self._parts = int(meta["parts"])
+        self._buffer = bytearray(tail)
+        self.offset = self._durable = offset
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        self.offset += len(data)
+        if len(self._buffer) >= PART_BYTES:
+            self._parts += 1
+            self._multipart.put_part(self._parts, bytes(self._buffer))
+            self._buffer.clear()
+
+    def sync(self) -> None:
+        """Store the tail and the part count as the state at this offset."""
+        if self.offset == self._durable:
+            return
+        self._bucket.put_state(
+            self._namespace,
+            self._upload_id,
+            self.offset,
+            bytes(self._buffer),
+            {"multipart": self._multipart.upload_id, "parts": str(self._parts)},
+        )
+        self._durable = self.offset
+
+    def truncate(self, offset: int) -> None:
+        """Go back to the durable state at `offset` (a counted offset)."""
+        if offset != self.offset:
+            self._load(offset)
+
+    def close(self) -> None:
+        self._buffer = bytearray()
+
+
+class S3FinishedUpload:
+    """A complete resumable upload, made an object; see BlobStore.finish_resumable.
+
+    The parts cannot be read before the multipart upload completes, so it
+    completes here, before the caller decides to keep the blob: `discard`
+    deletes the object again, and a crash in between leaves an orphan blob
+    for fsck, as a crash between a local commit and its row does.
+    """
+
+    def __init__(self, bucket, namespace, upload_id, length, sha256, progress):
+        self.key = f"{namespace}/{upload_id}"
+        self.committed = False
+        self._bucket = bucket
+        self._namespace, self._upload_id = namespace, upload_id
+        tail, meta = bucket.get_state(namespace, upload_id, length)
+        multipart = Multipart(bucket, bucket.object_key(self.key), meta["multipart"])
+        parts = int(meta["parts"])
+        if parts == 0:  # smaller than a part: one object, no parts needed
+            bucket.put(self.key, tail)
+            multipart.abort()
+        else:
+            if tail:  # the last part may be smaller than S3's minimum
+                parts += 1
+                multipart.put_part(parts, tail)
+            multipart.complete(parts)
+        self.size = length
+        self.head = b"".join(bucket.read_range(self.key, 0, min(HEAD_BYTES, length)))
+        self.sha256 = sha256 or bucket.sha256(self.key, progress)
+
+    def commit(self) -> None:
+        """Keep the object; the upload's states go."""
+        self.committed = True
+        self._bucket.delete_states(self._namespace, self._upload_id)
+
+    def discard(self) -> None:
+        """Delete the object and the upload's states; never raises."""
+        if self.committed:
+            return
+        try:
+            self._bucket.delete(self.key)
+            self._bucket.delete_states(self._namespace, self._upload_id)
+        except Exception as error:  # noqa: BLE001 - fsck finds what is left
+            log.warning("Could not remove the upload %s: %s", self.key, error)
+
+    close = discard
