@@ -194,8 +194,9 @@ def release(reservation_id: str | None) -> None:
 def charge(user: User, size: int, reservation_id: str | None = None) -> None:
     """Count `size` stored bytes, turning the reservation that held them into use.
 
-    Part of the caller's transaction (no commit). Raises QuotaExceeded if the
-    bytes do not fit, e.g. the quota was lowered while they arrived.
+    Part of the caller's transaction: no commit, and no rollback when it
+    raises QuotaExceeded because the bytes do not fit (e.g. the quota was
+    lowered while they arrived); the caller rolls back its work.
     """
     _, held = _take(reservation_id)
     charged = db.session.execute(
@@ -214,7 +215,6 @@ def charge(user: User, size: int, reservation_id: str | None = None) -> None:
         .execution_options(synchronize_session=False)
     ).rowcount
     if not charged:
-        db.session.rollback()
         raise refuse(user.id, size, held)
 
 

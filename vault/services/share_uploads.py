@@ -16,7 +16,7 @@ from vault.errors import (
 from vault.extensions import db
 from vault.models import ShareLink, utcnow
 from vault.services import files, filetypes
-from vault.services.share_access import GONE_MESSAGES, Visitor, log_access
+from vault.services.share_access import GONE_MESSAGES, Visitor, add_to_log
 from vault.services.uploads import DiscardingWriter, MeteredWriter, UploadReceiver
 from vault.storage import BlobWriter
 from vault.text import has_control_characters
@@ -171,7 +171,8 @@ def receive_uploads(
     sender = _clean_sender(sender)
     for file in stored:
         detail = f"{file.name} (from {sender})" if sender else file.name
-        log_access(share, "upload", visitor, detail, now=now)
+        add_to_log(share, "upload", visitor, detail, now=now)
+    db.session.commit()
     return [name for name, _ in uploads]
 
 
