@@ -111,6 +111,8 @@ def authenticate(
 
     Raises TooManyAttempts while throttled, AuthenticationFailed otherwise; an
     unknown email, a wrong password and a disabled account look the same.
+    Commits the sign-in, or the failure before raising: a failure must count
+    whatever the caller does next.
     """
     now = now or utcnow()
     email = (email or "").strip().lower()

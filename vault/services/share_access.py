@@ -244,7 +244,11 @@ def log_access(
     detail: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Write one line of the link's access log, with a blurred address."""
+    """Write one line of the link's access log, with a blurred address; commit.
+
+    A use case of its own (a page view), and the last step of those that call
+    it; inside a larger one, `add_to_log` adds the line to its transaction.
+    """
     add_to_log(share, outcome, visitor, detail, now)
     db.session.commit()
 

@@ -193,8 +193,13 @@ def _check_received(share: ShareLink, name: str, writer) -> None:
 
 
 def _reserve_files(share: ShareLink, count: int, now: datetime) -> None:
-    # One conditional UPDATE, like share_downloads.claim: parallel uploads cannot
-    # together pass the link's number of files.
+    """Count the files against the link's limit, in a transaction of their own.
+
+    One conditional UPDATE, like share_downloads.claim: parallel uploads
+    cannot together pass the link's number of files. Committed before the
+    files are stored, so that no lock on the link is held meanwhile;
+    `_release_files` gives the count back (also committed) if they are not.
+    """
     reserved = db.session.execute(
         update(ShareLink)
         .where(
@@ -219,6 +224,7 @@ def _reserve_files(share: ShareLink, count: int, now: datetime) -> None:
 
 
 def _release_files(share_id: str, count: int) -> None:
+    """Give back what `_reserve_files` counted; commits, as it did."""
     db.session.execute(
         update(ShareLink)
         .where(ShareLink.id == share_id, ShareLink.upload_count >= count)
