@@ -19,9 +19,9 @@ CAP = 64 * 1024
 UPLOAD_ROUTES = {
     "files.upload",
     "api.upload_files",
-    "api.create_upload",
-    "api.append_to_upload",
-    "api.override_upload_method",
+    "api.tus.create_upload",
+    "api.tus.append_to_upload",
+    "api.tus.override_upload_method",
     "public.upload",
 }
 CHUNKED = {

@@ -4,21 +4,11 @@ import hashlib
 import os
 from functools import cache
 
-from flask import (
-    current_app,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from vault.errors import VaultError
+from vault import front_ends
 from vault.extensions import login_manager
-from vault.http import too_large_message
 from vault.services import accounts, filetypes, quotas, trash
 from vault.units import format_size
 
@@ -29,8 +19,7 @@ def init_app(app) -> None:
     login_manager.login_message = "Please sign in to see this page."
     login_manager.user_loader(accounts.load_session)
     app.before_request(_require_first_admin)
-    app.register_error_handler(VaultError, _vault_error)
-    app.register_error_handler(HTTPException, _http_error)
+    front_ends.init_app(app, default=render_page)
     app.jinja_env.filters["size"] = format_size
     app.jinja_env.tests["previewable"] = lambda file: (
         filetypes.inline_type(file.name, file.content_type) is not None
@@ -61,17 +50,11 @@ def _version_static_urls(endpoint: str, values: dict) -> None:
         values["v"] = _static_version(current_app.static_folder, values["filename"])
 
 
-def wants_json() -> bool:
-    return request.path.startswith("/api/")
-
-
-def error_response(status: int, code: str, message: str):
-    if wants_json():
-        response = jsonify(error={"code": code, "message": message})
-    else:
-        response = current_app.make_response(
-            render_template("errors/error.html", status=status, message=message)
-        )
+def render_page(status: int, code: str, message: str):
+    """Render an error as an HTML page: the app's default (see front_ends)."""
+    response = current_app.make_response(
+        render_template("errors/error.html", status=status, message=message)
+    )
     response.status_code = status
     return response
 
@@ -80,53 +63,13 @@ def _require_first_admin():
     # Until the first account exists, every page leads to the setup form.
     if current_app.extensions.get("vault.has_users"):
         return None
-    if request.endpoint in ("auth.setup", "static") or wants_json():
+    if request.endpoint in ("auth.setup", "static"):
+        return None
+    # Only a client answered with pages is sent to a page; the API and tus
+    # answer with their own errors.
+    if front_ends.renderer() is not render_page:
         return None
     if accounts.has_users():
         current_app.extensions["vault.has_users"] = True
         return None
     return redirect(url_for("auth.setup"))
-
-
-def retry_after(error: VaultError) -> dict[str, str]:
-    """The Retry-After header an error asks for, if any, to add to its answer."""
-    if error.retry_after is None:
-        return {}
-    return {"Retry-After": str(error.retry_after)}
-
-
-def _vault_error(error: VaultError):
-    response = error_response(error.status, error.code, error.message)
-    response.headers.update(retry_after(error))
-    return response
-
-
-_HTTP_MESSAGES = {
-    400: ("bad_request", "The request could not be understood."),
-    401: ("unauthorized", "Sign in or send a valid API token."),
-    403: ("forbidden", "You are not allowed to do that."),
-    404: ("not_found", "Not found."),
-    405: ("method_not_allowed", "That method is not allowed here."),
-    429: ("too_many_requests", "Too many requests. Slow down and try again."),
-    # Flask logs the original exception; the session is rolled back at teardown.
-    500: ("internal_error", "Something went wrong on our side."),
-}
-
-
-def _http_error(error: HTTPException):
-    if isinstance(error, CSRFError):
-        return error_response(
-            400,
-            "csrf_failed",
-            "The form's security token is missing or expired. "
-            "Reload the page and try again.",
-        )
-    if isinstance(error, RequestEntityTooLarge):
-        return error_response(413, "too_large", too_large_message())
-    code, message = _HTTP_MESSAGES.get(
-        error.code, ("error", error.description or "Something went wrong.")
-    )
-    response = error_response(error.code or 500, code, message)
-    if error.code == 405 and error.valid_methods:
-        response.headers["Allow"] = ", ".join(error.valid_methods)
-    return response

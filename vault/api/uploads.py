@@ -14,12 +14,14 @@ import base64
 import io
 import re
 
-from flask import current_app, g, request
+from flask import Blueprint, current_app, g, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.http import http_date
 
-from vault.api.blueprint import bp
+from vault import front_ends
+from vault.api.blueprint import bp, json_error
 from vault.errors import BadRequest, VaultError
+from vault.extensions import csrf
 from vault.http import takes_uploads
 from vault.links import external_url
 from vault.services import resumable, resumable_bytes, resumable_lease
@@ -28,15 +30,13 @@ TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum"
 OFFSET_STREAM = "application/offset+octet-stream"
 PREFIX = "/api/v1/uploads"
-ENDPOINTS = {
-    "api.tus_options",
-    "api.tus_upload_options",
-    "api.create_upload",
-    "api.upload_status",
-    "api.append_to_upload",
-    "api.terminate_upload",
-    "api.override_upload_method",
-}
+# Nested in the API: its authentication (auth.py) runs first, for tus too.
+tus = Blueprint("tus", __name__, url_prefix="/uploads")
+bp.register_blueprint(tus)
+csrf.exempt(tus)  # as the API's: Flask-WTF exempts by blueprint, not by parent
+# tus errors are the API's JSON; every answer, errors included, carries the
+# tus headers (add_tus_headers), also for a URL under /uploads no route matched.
+front_ends.register(tus, json_error, path=PREFIX)
 # Upload-Metadata carries a name and a few options, not documents.
 MAX_METADATA = 8192
 _NUMBER = re.compile(r"[0-9]{1,19}")
@@ -54,18 +54,18 @@ class NotOffsetStream(VaultError):
     message = "Send the bytes with Content-Type: application/offset+octet-stream."
 
 
-@bp.before_request
+@tus.before_request
 def require_tus_version():
     # OPTIONS is how a client learns the version, so it need not send one.
-    if request.endpoint in ENDPOINTS and request.method != "OPTIONS":
+    if request.method != "OPTIONS":
         if request.headers.get("Tus-Resumable") != TUS_VERSION:
             raise TusVersionUnsupported()
 
 
-@bp.after_app_request
+@tus.after_app_request
 def add_tus_headers(response):
     """Every answer under /uploads, errors included, says which tus it speaks."""
-    if request.path == PREFIX or request.path.startswith(PREFIX + "/"):
+    if front_ends.current() == f"{bp.name}.{tus.name}":
         response.headers["Tus-Resumable"] = TUS_VERSION
         if response.status_code == 412:
             response.headers["Tus-Version"] = TUS_VERSION
@@ -74,8 +74,8 @@ def add_tus_headers(response):
     return response
 
 
-@bp.route("/uploads", methods=["OPTIONS"], endpoint="tus_options")
-@bp.route("/uploads/<upload_id>", methods=["OPTIONS"], endpoint="tus_upload_options")
+@tus.route("", methods=["OPTIONS"], endpoint="tus_options")
+@tus.route("/<upload_id>", methods=["OPTIONS"], endpoint="tus_upload_options")
 def tus_options(upload_id=None):
     headers = {
         "Tus-Version": TUS_VERSION,
@@ -88,7 +88,7 @@ def tus_options(upload_id=None):
     return _empty(204, headers)
 
 
-@bp.post("/uploads", provide_automatic_options=False)
+@tus.post("", provide_automatic_options=False)
 @takes_uploads
 def create_upload():
     with_body = request.mimetype == OFFSET_STREAM
@@ -106,14 +106,15 @@ def create_upload():
         metadata=metadata,
     )
     # Also on errors from here on: the upload exists, the client may resume it.
-    g.tus_headers = {"Location": external_url("api.upload_status", upload_id=upload.id)}
+    location = external_url("api.tus.upload_status", upload_id=upload.id)
+    g.tus_headers = {"Location": location}
     if with_body or length == 0:
         body = _RequestBody(request.stream) if with_body else io.BytesIO()
         return _progress(_append(upload.id, body, offset=0), 201)
     return _progress(resumable.Progress(0, length, upload.expires_at), 201)
 
 
-@bp.route("/uploads/<upload_id>", methods=["HEAD"], provide_automatic_options=False)
+@tus.route("/<upload_id>", methods=["HEAD"], provide_automatic_options=False)
 def upload_status(upload_id):
     upload = resumable_lease.get_upload(g.api_user, upload_id)
     headers = {
@@ -132,7 +133,7 @@ def upload_status(upload_id):
     return _empty(200, headers)
 
 
-@bp.patch("/uploads/<upload_id>", provide_automatic_options=False)
+@tus.patch("/<upload_id>", provide_automatic_options=False)
 @takes_uploads
 def append_to_upload(upload_id):
     if request.mimetype != OFFSET_STREAM:
@@ -143,13 +144,13 @@ def append_to_upload(upload_id):
     return _progress(progress, 204)
 
 
-@bp.delete("/uploads/<upload_id>", provide_automatic_options=False)
+@tus.delete("/<upload_id>", provide_automatic_options=False)
 def terminate_upload(upload_id):
     resumable.terminate(g.api_user, upload_id)
     return _empty(204)
 
 
-@bp.post("/uploads/<upload_id>", provide_automatic_options=False)
+@tus.post("/<upload_id>", provide_automatic_options=False)
 @takes_uploads
 def override_upload_method(upload_id):
     # tus lets clients behind proxies that drop PATCH or DELETE send a POST.

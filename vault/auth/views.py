@@ -20,9 +20,9 @@ from vault.auth.forms import (
 )
 from vault.errors import VaultError
 from vault.extensions import csrf
+from vault.front_ends import retry_after
 from vault.redirects import local_path
 from vault.services import accounts, tokens
-from vault.views import retry_after
 
 bp = Blueprint("auth", __name__)
 

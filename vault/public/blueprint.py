@@ -16,6 +16,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from vault import front_ends
 from vault.errors import Gone, NotFound, VaultError
 from vault.http import too_large_message
 from vault.models import ShareLink, utcnow
@@ -23,9 +24,12 @@ from vault.public.forms import UnlockForm
 from vault.redirects import local_path
 from vault.services import share_access, share_downloads
 from vault.services.share_access import PasswordRequired, Visitor
-from vault.views import retry_after
 
 bp = Blueprint("public", __name__, url_prefix="/s")
+# Errors on these pages have their own wording and the unlock page, so the
+# handlers below render them; a URL under /s no route matched is still ours
+# (`_share_headers`), and is shown the app's error page.
+front_ends.register(bp, path=bp.url_prefix)
 
 UNLOCKED = "unlocked_links"  # session key: [[link id, password stamp], ...]
 MAX_UNLOCKED = 20  # the session is a cookie: keep the list short
@@ -73,7 +77,7 @@ def _share_headers(response):
     # Every answer under /s/, even an error for a path no view matched: the
     # token is in the URL, so it must not leak to other sites through the
     # Referer, land in search engines, or stay in a shared cache.
-    if request.path.startswith(bp.url_prefix + "/"):
+    if front_ends.current() == bp.name:
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Robots-Tag"] = "noindex"
         response.headers["Cache-Control"] = "private, no-store"
@@ -132,7 +136,7 @@ def _vault_error(error: VaultError):
     if isinstance(error, PasswordRequired) and not wants_json():
         return unlock_page(g.share, status=401)
     response = _error_response(error.status, error.code, error.message)
-    response.headers.update(retry_after(error))
+    response.headers.update(front_ends.retry_after(error))
     return response
 
 

@@ -5,6 +5,7 @@ from flask import redirect, render_template
 from vault.errors import VaultError
 from vault.extensions import csrf
 from vault.files.blueprint import listing_args
+from vault.front_ends import retry_after
 from vault.public.blueprint import (
     bp,
     is_unlocked,
@@ -16,7 +17,6 @@ from vault.public.blueprint import (
 )
 from vault.public.forms import SendFilesForm, UnlockForm
 from vault.services import filetypes, share_access, share_uploads, thumbnails, tree
-from vault.views import retry_after
 
 PAGE_SIZE = 200
 

@@ -111,6 +111,8 @@ def authenticate(
 
     Raises TooManyAttempts while throttled, AuthenticationFailed otherwise; an
     unknown email, a wrong password and a disabled account look the same.
+    Commits the sign-in, or the failure before raising: a failure must count
+    whatever the caller does next.
     """
     now = now or utcnow()
     email = (email or "").strip().lower()
@@ -118,14 +120,18 @@ def authenticate(
     user = None
     if not has_control_characters(email):
         user = db.session.scalar(select(User).where(User.email == email))
+    refused = None
     if user is None:
         security.burn_password_check(password or "")
     elif security.verify_password(user.password_hash, password or ""):
         if not user.disabled:
-            return _signed_in(user, password, attempt)
-        _record_failure(email, attempt, client_address, disabled=user)
-        raise AuthenticationFailed()
-    _record_failure(email, attempt, client_address)
+            _signed_in(user, password, attempt)
+            db.session.commit()
+            return user
+        refused = user
+    _record_failure(email, attempt, client_address, disabled=refused)
+    # Committed before the error ends the request: a failure always counts.
+    db.session.commit()
     raise AuthenticationFailed()
 
 
@@ -164,7 +170,6 @@ def _record_failure(
             address=client_address,
             now=now,
         )
-    db.session.commit()
 
 
 def _typed_email(email: str) -> str:
@@ -177,15 +182,13 @@ def _typed_email(email: str) -> str:
         return NOT_AN_EMAIL
 
 
-def _signed_in(user: User, password: str, attempt: throttle.Attempt) -> User:
+def _signed_in(user: User, password: str, attempt: throttle.Attempt) -> None:
     if security.password_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
     user.last_login_at = attempt.now
     # Not a failure after all, yet the address keeps the others it counted.
     throttle.release(attempt)
     throttle.clear_target(throttle.account_key(user.email))
-    db.session.commit()
-    return user
 
 
 def change_password(

@@ -81,6 +81,9 @@ def store_uploads(
     held them while they arrived, if any. `before_commit` is called with the
     new files (ids set) inside the transaction that adds them, so that what it
     writes commits with them or not at all.
+
+    The last step of every upload use case (the form, the API, tus, upload
+    links): it commits, or on any error rolls back, the whole transaction.
     """
     if not uploads:
         raise BadRequest("Choose at least one file to upload.")
@@ -114,6 +117,8 @@ def store_uploads(
 def _add_files(
     user, named, folder, path, on_conflict, now, reservation_id, before_commit
 ):
+    """Insert the rows and charge the quota: store_uploads' transaction, which
+    this commits, and tries again (rolled back) if a name was taken meanwhile."""
     # Uploads racing for one file or folder name: the unique index stops all but
     # one, and the others try again, now seeing the winner's folder or name.
     for _attempt in range(3):
@@ -131,6 +136,7 @@ def _add_files(
             if before_commit is not None:
                 db.session.flush()
                 before_commit(files)
+            # store_uploads' one commit; a retry needs a fresh transaction.
             db.session.commit()
             return files
         except IntegrityError:

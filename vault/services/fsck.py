@@ -8,6 +8,10 @@ lost+found area. Rows are never deleted, except those of expired resumable
 uploads (their bytes go to lost+found): a missing or damaged blob is reported
 for a person to decide.
 
+A sweep, not one use case: it commits as it goes (after each batch it reads,
+each owner it repairs), so a long run holds no lock for long and what it
+repaired stays repaired if it stops.
+
 This module runs the checks and holds those of the database's own bookkeeping
 (reservations, counters, expired uploads); the stored bytes are checked in
 fsck_storage.py, the folder tree in fsck_tree.py, and fsck_report.py holds the

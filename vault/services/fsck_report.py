@@ -77,6 +77,8 @@ def in_batches(query, key):
 
     Keyset pagination, ending the read transaction after each batch: a large
     vault is never held in memory, nor one transaction open while hashing.
+    The commit takes along the repairs the caller made on the batch before:
+    fsck commits as it goes, so what it repaired stays repaired if it stops.
     """
     last = None
     while True:

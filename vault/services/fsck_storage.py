@@ -55,6 +55,7 @@ def _blob_size(key: str | None) -> int | None:
 
 
 def _check_blob(report: Report, row, verify_hashes: bool) -> None:
+    """Report a missing, resized or altered blob; commits (fsck commits as it goes)."""
     key = row.storage_key
     size = _blob_size(key)
     if size is None:
@@ -87,6 +88,7 @@ def _check_blob(report: Report, row, verify_hashes: bool) -> None:
 
 
 def _check_thumbnail(report: Report, row, repair: bool) -> None:
+    """Report a lost thumbnail; with `repair`, forget it and commit at once."""
     if _blob_size(row.thumbnail_key) is not None:
         return
     problem = report.add(
@@ -132,6 +134,7 @@ def check_disk(report: Report, repair: bool, now: datetime) -> None:
 
 
 def _check_entry(walk: _DiskCheck, entry: StoredEntry) -> None:
+    """Judge one stored entry; commits its reads, so no transaction stays open."""
     if entry.kind == StoredEntry.NAMESPACE:
         walk.email = db.session.scalar(
             select(User.email).where(User.id == entry.namespace)
@@ -172,7 +175,7 @@ def _check_entry(walk: _DiskCheck, entry: StoredEntry) -> None:
 
 
 def _check_resumable(walk: _DiskCheck, entry: StoredEntry, owner: str) -> None:
-    """Report the bytes of a resumable upload that has no row."""
+    """Report the bytes of a resumable upload that has no row; commits its read."""
     has_row = db.session.scalar(
         select(ResumableUpload.id).where(
             ResumableUpload.id == entry.upload_id,
@@ -193,7 +196,8 @@ def _check_resumable(walk: _DiskCheck, entry: StoredEntry, owner: str) -> None:
 
 
 def _check_orphan_blobs(walk: _DiskCheck) -> None:
-    """Report the unchecked blobs that no file or thumbnail refers to."""
+    """Report the unchecked blobs that no file or thumbnail refers to; commits
+    its reads, so no transaction stays open while the disk is walked."""
     keys = [entry.key for entry, _ in walk.unchecked_blobs]
     if not keys:
         return

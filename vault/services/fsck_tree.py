@@ -31,7 +31,10 @@ class Branch:
 
 
 def check_tree(report, repair: bool, describe_size) -> None:
-    """Report each branch out of reach; with `repair`, reattach it under Recovered."""
+    """Report each branch out of reach; with `repair`, reattach it under Recovered.
+
+    Commits as it goes, like all of fsck: one transaction per owner repaired.
+    """
     found = _branches(_out_of_reach())
     emails = _emails(found)
     db.session.commit()

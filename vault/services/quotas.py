@@ -130,6 +130,11 @@ def reserve(
     Return the reservation's id, or None if the bytes do not fit: the
     reservation then keeps what it held. Holding renews the reservation's life,
     to `lifetime` from now (by default, `reservation_lifetime()`).
+
+    Its own transaction, unlike the helpers around it: every other upload, in
+    any process, must see the hold before a byte it covers is written, and no
+    lock on the user's row may be held while bytes arrive. Whatever the caller
+    has pending is committed with it.
     """
     now = now or utcnow()
     expires_at = now + (lifetime or reservation_lifetime())
@@ -179,7 +184,11 @@ def _take(reservation_id: str | None) -> tuple[str | None, int]:
 
 
 def release(reservation_id: str | None) -> None:
-    """Give back what a reservation holds; harmless if it was already settled."""
+    """Give back what a reservation holds; harmless if it was already settled.
+
+    Commits, like `reserve`: the space is free for other uploads at once, even
+    when the caller's own work is then rolled back.
+    """
     user_id, held = _take(reservation_id)
     if held:
         db.session.execute(
@@ -194,8 +203,9 @@ def release(reservation_id: str | None) -> None:
 def charge(user: User, size: int, reservation_id: str | None = None) -> None:
     """Count `size` stored bytes, turning the reservation that held them into use.
 
-    Part of the caller's transaction (no commit). Raises QuotaExceeded if the
-    bytes do not fit, e.g. the quota was lowered while they arrived.
+    Part of the caller's transaction: no commit, and no rollback when it
+    raises QuotaExceeded because the bytes do not fit (e.g. the quota was
+    lowered while they arrived); the caller rolls back its work.
     """
     _, held = _take(reservation_id)
     charged = db.session.execute(
@@ -214,7 +224,6 @@ def charge(user: User, size: int, reservation_id: str | None = None) -> None:
         .execution_options(synchronize_session=False)
     ).rowcount
     if not charged:
-        db.session.rollback()
         raise refuse(user.id, size, held)
 
 

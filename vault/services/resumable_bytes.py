@@ -206,7 +206,12 @@ def _copy(state: Appending, body: Body, hasher) -> None:
 
 
 def _checkpoint(state: Appending) -> None:
-    """Make the written bytes durable, then count them and renew the upload."""
+    """Make the written bytes durable, then count them and renew the upload.
+
+    Commits in the middle of a PATCH (through `quotas.reserve`): the offset
+    counts bytes once they are on disk, so a crash loses no confirmed byte and
+    no transaction stays open while the rest arrives.
+    """
     state.writer.sync()
     lifetime = upload_lifetime()
     expires_at = state.now + lifetime

@@ -61,7 +61,9 @@ def remove_expired(
     """Remove expired uploads: rows, quota and bytes.
 
     Return how many unfinished ones, and the bytes they had received; the rows
-    of complete ones (no bytes, no quota) go too, uncounted.
+    of complete ones (no bytes, no quota) go too, uncounted. A sweep: each
+    upload is forgotten in a transaction of its own, before its bytes go, so
+    call it with nothing pending.
     """
     now = now or utcnow()
     query = select(ResumableUpload.id).where(ResumableUpload.expires_at <= now)

@@ -65,6 +65,12 @@ class Lease:
     The time itself identifies the holder: every renewal is conditional on the
     row still holding ours, so a request whose lease lapsed and was taken over
     finds out before its next write, never after.
+
+    Taking, keeping and releasing a lease each commit on their own: the lease
+    must be seen by every other process at once, and no transaction stays open
+    while bytes arrive. `extend` and `record` write in the caller's
+    transaction; when the lease turns out lost they roll it back, since what
+    it holds was written for a holder we no longer are.
     """
 
     def __init__(self, upload_id: str, until: datetime):

@@ -95,17 +95,27 @@ def check_password(
     """Accept the link's password or raise; failures are throttled like sign-ins:
     a back-off per link, a lockout per address only for many links.
     """
-    now = now or utcnow()
+    try:
+        _check_password(share, password, client_address, now or utcnow())
+    except AuthenticationFailed:
+        db.session.commit()  # the failure counts, whatever the caller does next
+        raise
+    db.session.commit()
+
+
+def _check_password(
+    share: ShareLink, password: str, client_address: str | None, now: datetime
+) -> None:
+    # The guess is counted at once (throttle.admit); the caller commits the
+    # outcome, also when this raises.
     keys = throttle.share_password_keys(share.id, client_address)
     attempt = throttle.admit(keys, now, what="password")
     if share.password_hash and security.verify_password(
         share.password_hash, password or ""
     ):
         throttle.release(attempt)
-        db.session.commit()
         return
     throttle.fail(attempt)
-    db.session.commit()
     raise AuthenticationFailed("That password is not right.")
 
 
@@ -115,11 +125,11 @@ def unlock(
     """Check the password and log the attempt; return the stamp to remember.
 
     Raises AuthenticationFailed, or TooManyAttempts while the link or the
-    address is locked out.
+    address is locked out; the attempt is logged (and counted) either way.
     """
     now = now or utcnow()
     try:
-        check_password(share, password, visitor.address, now)
+        _check_password(share, password, visitor.address, now)
     except TooManyAttempts:
         log_access(share, "throttled", visitor, now=now)
         raise
@@ -191,9 +201,8 @@ def start_download(
     units = share_downloads.cost(span.start, span.stop, span.size)
     share_downloads.claim(share, units, span.size)
     if span.start == 0:
-        log_access(share, outcome, visitor, detail)
-    else:
-        db.session.commit()
+        add_to_log(share, outcome, visitor, detail)
+    db.session.commit()
 
 
 def stop_download(
@@ -207,9 +216,8 @@ def stop_download(
     share_downloads.give_back(share_id, units)
     share = db.session.get(ShareLink, share_id)
     if span.start == 0 and share is not None:
-        log_access(share, "incomplete", visitor, detail)
-    else:
-        db.session.commit()
+        add_to_log(share, "incomplete", visitor, detail)
+    db.session.commit()
 
 
 def sent_by_vault(share: ShareLink) -> bool:
@@ -236,7 +244,23 @@ def log_access(
     detail: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Write one line of the link's access log, with a blurred address."""
+    """Write one line of the link's access log, with a blurred address; commit.
+
+    A use case of its own (a page view), and the last step of those that call
+    it; inside a larger one, `add_to_log` adds the line to its transaction.
+    """
+    add_to_log(share, outcome, visitor, detail, now)
+    db.session.commit()
+
+
+def add_to_log(
+    share: ShareLink,
+    outcome: str,
+    visitor: Visitor | None = None,
+    detail: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Add a line of the link's access log to the caller's transaction."""
     visitor = visitor or Visitor(None)
     db.session.add(
         ShareAccess(
@@ -248,4 +272,3 @@ def log_access(
             detail=(detail or None) and detail[:255],
         )
     )
-    db.session.commit()

@@ -16,7 +16,7 @@ from vault.errors import (
 from vault.extensions import db
 from vault.models import ShareLink, utcnow
 from vault.services import files, filetypes
-from vault.services.share_access import GONE_MESSAGES, Visitor, log_access
+from vault.services.share_access import GONE_MESSAGES, Visitor, add_to_log
 from vault.services.uploads import DiscardingWriter, MeteredWriter, UploadReceiver
 from vault.storage import BlobWriter
 from vault.text import has_control_characters
@@ -171,7 +171,8 @@ def receive_uploads(
     sender = _clean_sender(sender)
     for file in stored:
         detail = f"{file.name} (from {sender})" if sender else file.name
-        log_access(share, "upload", visitor, detail, now=now)
+        add_to_log(share, "upload", visitor, detail, now=now)
+    db.session.commit()
     return [name for name, _ in uploads]
 
 
@@ -192,8 +193,13 @@ def _check_received(share: ShareLink, name: str, writer) -> None:
 
 
 def _reserve_files(share: ShareLink, count: int, now: datetime) -> None:
-    # One conditional UPDATE, like share_downloads.claim: parallel uploads cannot
-    # together pass the link's number of files.
+    """Count the files against the link's limit, in a transaction of their own.
+
+    One conditional UPDATE, like share_downloads.claim: parallel uploads
+    cannot together pass the link's number of files. Committed before the
+    files are stored, so that no lock on the link is held meanwhile;
+    `_release_files` gives the count back (also committed) if they are not.
+    """
     reserved = db.session.execute(
         update(ShareLink)
         .where(
@@ -218,6 +224,7 @@ def _reserve_files(share: ShareLink, count: int, now: datetime) -> None:
 
 
 def _release_files(share_id: str, count: int) -> None:
+    """Give back what `_reserve_files` counted; commits, as it did."""
     db.session.execute(
         update(ShareLink)
         .where(ShareLink.id == share_id, ShareLink.upload_count >= count)

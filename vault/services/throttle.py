@@ -162,7 +162,8 @@ def admit(keys: Keys, now: datetime, what: str = "sign-in") -> Attempt:
 
     Raises TooManyAttempts, counting nothing and rolling the session back,
     while the target must wait or the address is locked. Call it first in a
-    use case; then `fail` or `release` the attempt.
+    use case, with nothing of its own pending (this commits or rolls back the
+    whole session); then `fail` or `release` the attempt.
     """
     # A check made before anything is counted lets every guess sent together
     # as a wait ends through (one per server thread). Counted first, in turns,

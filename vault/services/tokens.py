@@ -44,7 +44,11 @@ def create_token(
 def create_token_with_credentials(
     email: str, password: str, name: str, client_address: str | None
 ) -> tuple[ApiToken, str]:
-    """Sign in with a password and create a token (the API's entry point)."""
+    """Sign in with a password and create a token (the API's entry point).
+
+    Two use cases, two transactions: the sign-in (its throttle count, the time
+    of the last sign-in) stands even if the token is then refused.
+    """
     user = accounts.authenticate(email, password, client_address)
     return create_token(user, name, client_address)
 

@@ -114,12 +114,16 @@ def delete_forever(user: User, node_id: str) -> None:
     """Delete one trashed item, and everything deleted with it, for good."""
     tree.lock_tree(user)
     node = get_trashed(user, node_id)
-    _purge(Node.trash_root_id == node.id)
+    rows = _delete_rows(Node.trash_root_id == node.id)
+    db.session.commit()
+    _delete_blobs(rows)
 
 
 def empty_trash(user: User) -> None:
     tree.lock_tree(user)
-    _purge(Node.owner_id == user.id, IN_TRASH)
+    rows = _delete_rows(Node.owner_id == user.id, IN_TRASH)
+    db.session.commit()
+    _delete_blobs(rows)
 
 
 def purge_expired(now: datetime | None = None) -> int:
@@ -135,13 +139,20 @@ def purge_expired(now: datetime | None = None) -> int:
     for owner in owners:
         # Owner first, rows second, like every tree change: a restore of the
         # same item waits instead of deadlocking with us.
+        # One transaction per owner: a crash keeps what was purged before it.
         tree.lock_tree(owner)
-        purged += _purge(Node.owner_id == owner.id, *expired)
+        rows = _delete_rows(Node.owner_id == owner.id, *expired)
         db.session.commit()
+        purged += _delete_blobs(rows)
     return purged
 
 
-def _purge(*where) -> int:
+def _delete_rows(*where) -> list:
+    """Delete the trashed rows `where` picks and free their bytes; return them.
+
+    Row first, blob second: the caller commits, then deletes the blobs, so a
+    crash in between leaves orphan blobs for fsck, never rows pointing at nothing.
+    """
     rows = db.session.execute(
         select(
             Node.id,
@@ -155,12 +166,10 @@ def _purge(*where) -> int:
         .with_for_update()
     ).all()
     if not rows:
-        return 0
+        return []
     freed: dict[str, int] = {}
     for row in rows:
         freed[row.owner_id] = freed.get(row.owner_id, 0) + row.size
-    # Row first, blob second: a crash in between leaves orphan blobs for fsck,
-    # never rows pointing at nothing.
     db.session.execute(
         delete(Node)
         .where(Node.id.in_([row.id for row in rows]))
@@ -173,7 +182,11 @@ def _purge(*where) -> int:
             .values(used_bytes=User.used_bytes - size)
             .execution_options(synchronize_session=False)
         )
-    db.session.commit()
+    return rows
+
+
+def _delete_blobs(rows: list) -> int:
+    """Delete the blobs and thumbnails of deleted rows; return the items people saw."""
     storage = get_storage()
     for row in rows:
         for key in (row.storage_key, row.thumbnail_key):

@@ -168,6 +168,9 @@ def ensure_path(
 
 
 def commit_unique(name: str) -> None:
+    """End a tree change's transaction: commit it, or roll it back and raise
+    Conflict if the unique index refused the name. The last step of a use case.
+    """
     # The unique index settles races that the checks above cannot see.
     try:
         db.session.commit()
