@@ -8,7 +8,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import get_input_stream
 
-from vault.services.uploads import BODY_READ_BYTES, DiscardingWriter
+from vault.http_uploads import buffered_body, file_part_stream
 from vault.units import format_size
 
 APP_CSP = (
@@ -65,16 +65,10 @@ class VaultRequest(Request):
     def _get_file_stream(
         self, total_content_length, content_type, filename=None, content_length=None
     ):
-        if self.upload_receiver is None:
-            # A file sent to a route that takes none is dropped, never stored.
-            return DiscardingWriter()
-        return self.upload_receiver(filename=filename)
+        return file_part_stream(self, filename)
 
     def _get_stream_for_parsing(self):
-        stream = super()._get_stream_for_parsing()
-        if self.mimetype == "multipart/form-data" and isinstance(stream, io.RawIOBase):
-            return io.BufferedReader(stream, BODY_READ_BYTES)
-        return stream
+        return buffered_body(self, super()._get_stream_for_parsing())
 
 
 class CappedStream(io.RawIOBase):

@@ -6,6 +6,7 @@ from vault.api.blueprint import bp, json_body, timestamp
 from vault.downloads import send_stored_file
 from vault.errors import BadRequest
 from vault.http import takes_uploads
+from vault.http_uploads import MULTIPART_FRAMING, received_files
 from vault.models import Node
 from vault.services import files, trash, tree
 from vault.services.uploads import UploadReceiver
@@ -28,7 +29,9 @@ def file_json(file: Node) -> dict:
 @bp.post("/files")
 @takes_uploads
 def upload_files():
-    with UploadReceiver(g.api_user, request.content_length) as receiver:
+    with UploadReceiver(
+        g.api_user, request.content_length, MULTIPART_FRAMING
+    ) as receiver:
         request.upload_receiver = receiver
         parts = request.files.getlist("file")
         if not parts:
@@ -37,7 +40,7 @@ def upload_files():
             )
         stored = files.store_uploads(
             g.api_user,
-            [(part.filename or "", part.stream) for part in parts],
+            received_files(parts),
             folder=tree.get_folder(g.api_user, request.form.get("folder_id")),
             path=request.form.get("path", ""),
             on_conflict=request.form.get("on_conflict", "rename"),

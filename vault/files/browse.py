@@ -8,6 +8,7 @@ from vault.extensions import csrf
 from vault.files.blueprint import bp, folder_url, listing_args
 from vault.files.forms import FolderForm, UploadForm
 from vault.http import takes_uploads
+from vault.http_uploads import MULTIPART_FRAMING, received_files
 from vault.services import files, thumbnails, tree
 from vault.services.uploads import UploadReceiver
 
@@ -50,13 +51,15 @@ def folder(folder_id):
 @csrf.exempt
 @login_required
 def upload():
-    with UploadReceiver(current_user, request.content_length) as receiver:
+    with UploadReceiver(
+        current_user, request.content_length, MULTIPART_FRAMING
+    ) as receiver:
         request.upload_receiver = receiver
         form = UploadForm()
         target = tree.get_folder(current_user, form.folder_id.data)
         if not form.validate_on_submit():
             return _folder_page(target, form.refusal_status, upload_form=form)
-        uploads = [(upload.filename, upload.stream) for upload in form.files.data]
+        uploads = received_files(form.files.data)
         try:
             stored = files.store_uploads(
                 current_user,

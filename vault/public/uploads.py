@@ -5,6 +5,7 @@ from flask import flash, jsonify, redirect, request, url_for
 from vault.errors import VaultError
 from vault.extensions import csrf
 from vault.http import takes_uploads
+from vault.http_uploads import MULTIPART_FRAMING, received_files
 from vault.public.blueprint import bp, open_link, visitor, wants_json
 from vault.public.forms import SendFilesForm
 from vault.public.pages import send_files_page
@@ -20,12 +21,14 @@ from vault.services import share_uploads
 def upload(token):
     # The link is checked before a byte of the body is read.
     share = open_link(token, kind="upload")
-    with share_uploads.LinkUploadReceiver(share, request.content_length) as receiver:
+    with share_uploads.LinkUploadReceiver(
+        share, request.content_length, MULTIPART_FRAMING
+    ) as receiver:
         request.upload_receiver = receiver
         form = SendFilesForm()
         if not form.validate_on_submit():
             return _refused(share, token, form, form.refusal_status)
-        uploads = [(part.filename or "", part.stream) for part in form.files.data]
+        uploads = received_files(form.files.data)
         try:
             names = share_uploads.receive_uploads(
                 share,
