@@ -1,15 +1,18 @@
 """Receiving uploaded bytes straight into storage, while they stream in.
 
-A front end's parser hands each file to an `UploadReceiver` as it meets it
-(the HTTP layer adapts it to Werkzeug's multipart parser); the files end in
+Front ends hand the bytes over in one of two ways: file by file as a parser
+meets them (an `UploadReceiver`, which the HTTP layer adapts to Werkzeug's
+multipart parser), or as one readable stream (`store_body`). Both end in
 `files.store_uploads`.
 """
 
 import time
+from datetime import datetime
+from typing import Protocol
 
-from vault.errors import VaultError
-from vault.models import User
-from vault.services import files, quotas
+from vault.errors import BadRequest, UploadTooLarge, VaultError
+from vault.models import Node, User
+from vault.services import files, names, quotas
 from vault.storage import BlobWriter, get_storage
 
 # Bodies are read in pieces this large: under gunicorn every read copies its
@@ -18,6 +21,21 @@ BODY_READ_BYTES = 1024 * 1024
 # Quota is held ahead of the bytes in steps this large: one database write per
 # step, not per read.
 RESERVE_STEP = 16 * 1024 * 1024
+
+
+class Readable(Protocol):
+    """A body to store: `read` returns up to `size` bytes, b"" at its end."""
+
+    def read(self, size: int) -> bytes: ...
+
+
+class BodyTooLong(UploadTooLarge):
+    message = "The body carries more bytes than it announced."
+
+
+class IncompleteBody(BadRequest):
+    code = "incomplete_body"
+    message = "The body ended before all the bytes it announced arrived."
 
 
 class RefusedFile:
@@ -175,3 +193,54 @@ class UploadReceiver:
         for writer in self._writers:
             writer.discard()
         self.meter.release()
+
+
+def store_body(
+    user: User,
+    body: Readable,
+    length: int | None,
+    *,
+    folder: Node | None,
+    name: str,
+    on_conflict: str = "fail",
+    now: datetime | None = None,
+) -> Node:
+    """Store one body, read to its end, as the file `name` in `folder`.
+
+    For front ends that send a file as a whole body (a PUT): `length` is its
+    announced size, None if unknown. The name is taken as sent or refused,
+    like a typed one: the client names the file it will ask for again. Raises
+    InvalidName or FileTypeNotAllowed before a byte is read, QuotaExceeded as
+    soon as the bytes cannot fit, BodyTooLong or IncompleteBody if the body
+    is not `length` bytes, and whatever `files.store_uploads` raises. Nothing
+    is left behind on failure, also if reading the body raises.
+    """
+    name = files.check_name_allowed(names.check_typed_name(name))
+    files.check_conflict_policy(on_conflict)
+    with UploadReceiver(user, length) as receiver:
+        writer = receiver.open_file(name)
+        _copy_body(body, writer, length)
+        [stored] = files.store_uploads(
+            user,
+            [(name, writer)],
+            folder=folder,
+            on_conflict=on_conflict,
+            now=now,
+            reservation_id=receiver.reservation_id,
+        )
+    return stored
+
+
+def _copy_body(body: Readable, writer: MeteredWriter, length: int | None) -> None:
+    while True:
+        # One byte more than announced tells a body that is too long, before
+        # any byte past its length is written.
+        wanted = BODY_READ_BYTES if length is None else length - writer.size + 1
+        piece = body.read(min(BODY_READ_BYTES, wanted))
+        if not piece:
+            break
+        if length is not None and writer.size + len(piece) > length:
+            raise BodyTooLong()
+        writer.write(piece)
+    if length is not None and writer.size < length:
+        raise IncompleteBody()
