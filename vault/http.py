@@ -1,5 +1,6 @@
 """HTTP plumbing shared by the front ends: the request class, body limits, the
-connection after an early refusal, and security headers."""
+connection after an early refusal, and security headers. Upload routes and
+where their file parts go: vault/http_uploads.py."""
 
 import io
 
@@ -8,7 +9,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import get_input_stream
 
-from vault.services.uploads import BODY_READ_BYTES, DiscardingWriter
+from vault.http_uploads import buffered_body, file_part_stream, is_upload_route
 from vault.units import format_size
 
 APP_CSP = (
@@ -17,24 +18,8 @@ APP_CSP = (
 )
 
 
-def takes_uploads(view):
-    """Mark a view as one that accepts a large body (VAULT_MAX_UPLOAD_BYTES).
-
-    Every other route takes at most VAULT_MAX_BODY_BYTES. A marked view must
-    know who is uploading (a session, an API token, an upload-only link) before
-    it reads a byte of the body: anyone else gets their answer unread.
-    """
-    view.takes_uploads = True
-    return view
-
-
-def is_upload_route(req: Request | None = None) -> bool:
-    view = current_app.view_functions.get((req or request).endpoint)
-    return getattr(view, "takes_uploads", False)
-
-
 class VaultRequest(Request):
-    # Set by an upload view before it touches the form: where file parts go.
+    # Where file parts go: set by `http_uploads.upload_entry` only.
     upload_receiver = None
 
     @property
@@ -65,16 +50,10 @@ class VaultRequest(Request):
     def _get_file_stream(
         self, total_content_length, content_type, filename=None, content_length=None
     ):
-        if self.upload_receiver is None:
-            # A file sent to a route that takes none is dropped, never stored.
-            return DiscardingWriter()
-        return self.upload_receiver(filename=filename)
+        return file_part_stream(self, filename)
 
     def _get_stream_for_parsing(self):
-        stream = super()._get_stream_for_parsing()
-        if self.mimetype == "multipart/form-data" and isinstance(stream, io.RawIOBase):
-            return io.BufferedReader(stream, BODY_READ_BYTES)
-        return stream
+        return buffered_body(self, super()._get_stream_for_parsing())
 
 
 class CappedStream(io.RawIOBase):

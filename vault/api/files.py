@@ -5,7 +5,7 @@ from flask import g, request
 from vault.api.blueprint import bp, json_body, timestamp
 from vault.downloads import send_stored_file
 from vault.errors import BadRequest
-from vault.http import takes_uploads
+from vault.http_uploads import MULTIPART_FRAMING, received_files, upload_entry
 from vault.models import Node
 from vault.services import files, trash, tree
 from vault.services.uploads import UploadReceiver
@@ -25,24 +25,24 @@ def file_json(file: Node) -> dict:
     }
 
 
+def _receiver():
+    return UploadReceiver(g.api_user, request.content_length, MULTIPART_FRAMING)
+
+
 @bp.post("/files")
-@takes_uploads
-def upload_files():
-    with UploadReceiver(g.api_user, request.content_length) as receiver:
-        request.upload_receiver = receiver
-        parts = request.files.getlist("file")
-        if not parts:
-            raise BadRequest(
-                "Send the file as one or more multipart parts named “file”."
-            )
-        stored = files.store_uploads(
-            g.api_user,
-            [(part.filename or "", part.stream) for part in parts],
-            folder=tree.get_folder(g.api_user, request.form.get("folder_id")),
-            path=request.form.get("path", ""),
-            on_conflict=request.form.get("on_conflict", "rename"),
-            reservation_id=receiver.reservation_id,
-        )
+@upload_entry(_receiver)
+def upload_files(receiver):
+    parts = request.files.getlist("file")
+    if not parts:
+        raise BadRequest("Send the file as one or more multipart parts named “file”.")
+    stored = files.store_uploads(
+        g.api_user,
+        received_files(parts),
+        folder=tree.get_folder(g.api_user, request.form.get("folder_id")),
+        path=request.form.get("path", ""),
+        on_conflict=request.form.get("on_conflict", "rename"),
+        reservation_id=receiver.reservation_id,
+    )
     return {"files": [file_json(file) for file in stored]}, 201
 
 

@@ -22,7 +22,7 @@ from vault import front_ends
 from vault.api.blueprint import bp, json_error
 from vault.errors import BadRequest, VaultError
 from vault.extensions import csrf
-from vault.http import takes_uploads
+from vault.http_uploads import upload_entry
 from vault.links import external_url
 from vault.services import resumable, resumable_bytes, resumable_lease
 
@@ -89,7 +89,7 @@ def tus_options(upload_id=None):
 
 
 @tus.post("", provide_automatic_options=False)
-@takes_uploads
+@upload_entry()
 def create_upload():
     with_body = request.mimetype == OFFSET_STREAM
     if not with_body and request.content_length:
@@ -134,7 +134,7 @@ def upload_status(upload_id):
 
 
 @tus.patch("/<upload_id>", provide_automatic_options=False)
-@takes_uploads
+@upload_entry()
 def append_to_upload(upload_id):
     if request.mimetype != OFFSET_STREAM:
         raise NotOffsetStream()
@@ -151,7 +151,7 @@ def terminate_upload(upload_id):
 
 
 @tus.post("/<upload_id>", provide_automatic_options=False)
-@takes_uploads
+@upload_entry()
 def override_upload_method(upload_id):
     # tus lets clients behind proxies that drop PATCH or DELETE send a POST.
     method = request.headers.get("X-HTTP-Method-Override", "").upper()

@@ -4,10 +4,14 @@ from flask import flash, redirect, render_template, request
 from flask_login import current_user, login_required
 
 from vault.errors import VaultError
-from vault.extensions import csrf
 from vault.files.blueprint import bp, folder_url, listing_args
 from vault.files.forms import FolderForm, UploadForm
-from vault.http import takes_uploads
+from vault.http_uploads import (
+    MULTIPART_FRAMING,
+    SITE_FORM,
+    received_files,
+    upload_entry,
+)
 from vault.services import files, thumbnails, tree
 from vault.services.uploads import UploadReceiver
 
@@ -43,31 +47,30 @@ def folder(folder_id):
     return _folder_page(tree.get_folder(current_user, folder_id))
 
 
-# CSRF is checked by the form itself: the global check would parse the body
-# before the upload receiver is in place, and the files would be dropped.
+def _receiver():
+    return UploadReceiver(current_user, request.content_length, MULTIPART_FRAMING)
+
+
 @bp.post("/upload")
-@takes_uploads
-@csrf.exempt
 @login_required
-def upload():
-    with UploadReceiver(current_user, request.content_length) as receiver:
-        request.upload_receiver = receiver
-        form = UploadForm()
-        target = tree.get_folder(current_user, form.folder_id.data)
-        if not form.validate_on_submit():
-            return _folder_page(target, form.refusal_status, upload_form=form)
-        uploads = [(upload.filename, upload.stream) for upload in form.files.data]
-        try:
-            stored = files.store_uploads(
-                current_user,
-                uploads,
-                folder=target,
-                on_conflict=form.on_conflict.data,
-                reservation_id=receiver.reservation_id,
-            )
-        except VaultError as error:
-            form.files.errors.append(error.message)
-            return _folder_page(target, error.status, upload_form=form)
+@upload_entry(_receiver, csrf=SITE_FORM)
+def upload(receiver):
+    form = UploadForm()
+    target = tree.get_folder(current_user, form.folder_id.data)
+    if not form.validate_on_submit():
+        return _folder_page(target, form.refusal_status, upload_form=form)
+    uploads = received_files(form.files.data)
+    try:
+        stored = files.store_uploads(
+            current_user,
+            uploads,
+            folder=target,
+            on_conflict=form.on_conflict.data,
+            reservation_id=receiver.reservation_id,
+        )
+    except VaultError as error:
+        form.files.errors.append(error.message)
+        return _folder_page(target, error.status, upload_form=form)
     flash(_uploaded_message(uploads, stored), "success")
     return redirect(folder_url(target.id if target else None))
 

@@ -3,40 +3,45 @@
 from flask import flash, jsonify, redirect, request, url_for
 
 from vault.errors import VaultError
-from vault.extensions import csrf
-from vault.http import takes_uploads
+from vault.http_uploads import (
+    LINK_FORM,
+    MULTIPART_FRAMING,
+    received_files,
+    upload_entry,
+)
 from vault.public.blueprint import bp, open_link, visitor, wants_json
 from vault.public.forms import SendFilesForm
 from vault.public.pages import send_files_page
 from vault.services import share_uploads
 
 
-# CSRF is checked by the form itself: the global check would parse the body
-# before the upload receiver is in place, and the files would be dropped (and
-# over HTTPS it wants a Referer, which share pages never send).
-@bp.post("/<token>/upload")
-@takes_uploads
-@csrf.exempt
-def upload(token):
+def _receiver(token):
     # The link is checked before a byte of the body is read.
     share = open_link(token, kind="upload")
-    with share_uploads.LinkUploadReceiver(share, request.content_length) as receiver:
-        request.upload_receiver = receiver
-        form = SendFilesForm()
-        if not form.validate_on_submit():
-            return _refused(share, token, form, form.refusal_status)
-        uploads = [(part.filename or "", part.stream) for part in form.files.data]
-        try:
-            names = share_uploads.receive_uploads(
-                share,
-                uploads,
-                visitor(),
-                form.sender.data or "",
-                reservation_id=receiver.reservation_id,
-            )
-        except VaultError as error:
-            form.files.errors.append(error.message)
-            return _refused(share, token, form, error.status, error.code)
+    return share_uploads.LinkUploadReceiver(
+        share, request.content_length, MULTIPART_FRAMING
+    )
+
+
+@bp.post("/<token>/upload")
+@upload_entry(_receiver, csrf=LINK_FORM)
+def upload(receiver, token):
+    share = receiver.share
+    form = SendFilesForm()
+    if not form.validate_on_submit():
+        return _refused(share, token, form, form.refusal_status)
+    uploads = received_files(form.files.data)
+    try:
+        names = share_uploads.receive_uploads(
+            share,
+            uploads,
+            visitor(),
+            form.sender.data or "",
+            reservation_id=receiver.reservation_id,
+        )
+    except VaultError as error:
+        form.files.errors.append(error.message)
+        return _refused(share, token, form, error.status, error.code)
     left = share_uploads.files_left(share)
     if wants_json():
         return jsonify(files=[{"name": name} for name in names], files_left=left), 201
@@ -47,10 +52,7 @@ def upload(token):
 
 def _refused(share, token, form, status, code="refused"):
     if wants_json():
-        if "csrf_token" in form.errors:
-            code, message = "csrf_failed", "This page is out of date. Reload it."
-        else:
-            errors = [error for field in form.errors.values() for error in field]
-            message = errors[0] if errors else "The upload was refused."
+        errors = [error for field in form.errors.values() for error in field]
+        message = errors[0] if errors else "The upload was refused."
         return jsonify(error={"code": code, "message": message}), status
     return send_files_page(share, token, form, status)

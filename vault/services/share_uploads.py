@@ -17,7 +17,7 @@ from vault.extensions import db
 from vault.models import ShareLink, utcnow
 from vault.services import files, filetypes
 from vault.services.share_access import GONE_MESSAGES, Visitor, add_to_log
-from vault.services.uploads import DiscardingWriter, MeteredWriter, UploadReceiver
+from vault.services.uploads import MeteredWriter, RefusedFile, UploadReceiver
 from vault.storage import BlobWriter
 from vault.text import has_control_characters
 from vault.units import format_size
@@ -61,9 +61,6 @@ class _CappedWriter:
             return "no_room"  # the metered writer has dropped its bytes
         return None
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._writer.seek(offset, whence)
-
     def commit(self) -> None:
         if self.refusal is not None:
             raise UploadTooLarge()
@@ -71,8 +68,6 @@ class _CappedWriter:
 
     def discard(self) -> None:
         self._writer.discard()
-
-    close = discard
 
 
 class LinkUploadReceiver(UploadReceiver):
@@ -85,21 +80,21 @@ class LinkUploadReceiver(UploadReceiver):
     show the owner's figures.
     """
 
-    def __init__(self, share: ShareLink, declared: int | None = None):
+    def __init__(self, share: ShareLink, declared: int | None = None, framing: int = 0):
         try:
-            super().__init__(share.owner, declared)
+            super().__init__(share.owner, declared, framing)
         except QuotaExceeded as error:
             raise QuotaExceeded(NO_ROOM) from error
         self._max_file_size = share.max_file_size
-        self._share = share
+        self.share = share
 
-    def __call__(self, *, filename: str | None = None, **part_info):
+    def open_file(self, name: str) -> _CappedWriter | RefusedFile:
         try:
-            check_type_allowed(self._share, filename or "")
+            check_type_allowed(self.share, name)
         except VaultError:
-            return DiscardingWriter()  # refused by `receive_uploads`
-        writer = super().__call__(filename=filename, **part_info)
-        if isinstance(writer, DiscardingWriter):
+            return RefusedFile()  # refused by `receive_uploads`
+        writer = super().open_file(name)
+        if isinstance(writer, RefusedFile):
             return writer
         return _CappedWriter(writer, self._max_file_size)
 

@@ -1,27 +1,49 @@
-"""Receiving uploaded bytes straight into storage, while the request streams."""
+"""Receiving uploaded bytes straight into storage, while they stream in.
+
+Front ends hand the bytes over in one of two ways: file by file as a parser
+meets them (an `UploadReceiver`, which the HTTP layer adapts to Werkzeug's
+multipart parser), or as one readable stream (`store_body`). Both end in
+`files.store_uploads`.
+"""
 
 import time
+from datetime import datetime
+from typing import Protocol
 
-from vault.errors import VaultError
-from vault.models import User
-from vault.services import quotas
-from vault.services.files import check_name_allowed
+from vault.errors import BadRequest, UploadTooLarge, VaultError
+from vault.models import Node, User
+from vault.services import files, names, quotas
 from vault.storage import BlobWriter, get_storage
 
-# Request bodies are read in pieces this large: under gunicorn every read
-# copies its buffer, and 1 MiB reads cost a fifth of the CPU of 64 KiB ones.
+# Bodies are read in pieces this large: under gunicorn every read copies its
+# buffer, and 1 MiB reads cost a fifth of the CPU of 64 KiB ones.
 BODY_READ_BYTES = 1024 * 1024
 # Quota is held ahead of the bytes in steps this large: one database write per
 # step, not per read.
 RESERVE_STEP = 16 * 1024 * 1024
-# How much of a multipart body may be framing and form fields rather than file
-# bytes: an announced length beyond the free space by more than this is refused
-# before a byte is read; nearer the limit, the byte count decides.
-MULTIPART_ALLOWANCE = 1024 * 1024
 
 
-class DiscardingWriter:
-    """Swallows the bytes of a part we will refuse anyway, so they never hit disk."""
+class Readable(Protocol):
+    """A body to store: `read` returns up to `size` bytes, b"" at its end."""
+
+    def read(self, size: int) -> bytes: ...
+
+
+class BodyTooLong(UploadTooLarge):
+    message = "The body carries more bytes than it announced."
+
+
+class IncompleteBody(BadRequest):
+    code = "incomplete_body"
+    message = "The body ended before all the bytes it announced arrived."
+
+
+class RefusedFile:
+    """Where the bytes of a file refused by its name go: nowhere.
+
+    A parser that meets such a file must still read past it; the call that
+    stores the upload checks the names again and says why it was refused.
+    """
 
     size = 0
     head = b""
@@ -29,13 +51,8 @@ class DiscardingWriter:
     def write(self, data: bytes) -> int:
         return len(data)
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return 0
-
     def discard(self) -> None:
         pass
-
-    close = discard
 
 
 class QuotaMeter:
@@ -128,39 +145,39 @@ class MeteredWriter:
             raise
         return self._writer.write(data)
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._writer.seek(offset, whence)
-
     def commit(self) -> None:
         self._writer.commit()
 
     def discard(self) -> None:
         self._writer.discard()
 
-    close = discard
-
 
 class UploadReceiver:
-    """A Werkzeug stream factory: each file part streams into a storage writer.
+    """Streams each file of one upload into a storage writer, within the quota.
 
-    `declared` is the request's Content-Length: an upload that cannot fit is
-    refused here, before its body is read. Use it as a context manager: on
-    leaving, every writer not committed by `files.store_uploads` is discarded
-    and held quota not charged is released, so a failed request leaves nothing
-    behind.
+    `declared` is the announced size of everything that carries the files, of
+    which up to `framing` bytes may be something else (a multipart body's
+    boundaries and fields): an upload that cannot fit is refused here, before
+    its bytes are read. Use it as a context manager: on leaving, every writer
+    not committed by `files.store_uploads` is discarded and held quota not
+    charged is released, so a failed upload leaves nothing behind.
     """
 
-    def __init__(self, user: User, declared: int | None = None):
-        quotas.check_declared(user, declared, MULTIPART_ALLOWANCE)
+    def __init__(self, user: User, declared: int | None = None, framing: int = 0):
+        quotas.check_declared(user, declared, framing)
         self._namespace = user.id
         self._writers: list[BlobWriter] = []
         self.meter = QuotaMeter(user, declared)
 
-    def __call__(self, *, filename: str | None = None, **_part_info):
+    def open_file(self, name: str) -> MeteredWriter | RefusedFile:
+        """Return where the bytes of a file named `name` go.
+
+        A name the server refuses gets a RefusedFile: its bytes are dropped.
+        """
         try:
-            check_name_allowed(filename or "")
+            files.check_name_allowed(name)
         except VaultError:
-            return DiscardingWriter()
+            return RefusedFile()
         writer = get_storage().new_writer(self._namespace)
         self._writers.append(writer)
         return MeteredWriter(writer, self.meter)
@@ -176,3 +193,54 @@ class UploadReceiver:
         for writer in self._writers:
             writer.discard()
         self.meter.release()
+
+
+def store_body(
+    user: User,
+    body: Readable,
+    length: int | None,
+    *,
+    folder: Node | None,
+    name: str,
+    on_conflict: str = "fail",
+    now: datetime | None = None,
+) -> Node:
+    """Store one body, read to its end, as the file `name` in `folder`.
+
+    For front ends that send a file as a whole body (a PUT): `length` is its
+    announced size, None if unknown. The name is taken as sent or refused,
+    like a typed one: the client names the file it will ask for again. Raises
+    InvalidName or FileTypeNotAllowed before a byte is read, QuotaExceeded as
+    soon as the bytes cannot fit, BodyTooLong or IncompleteBody if the body
+    is not `length` bytes, and whatever `files.store_uploads` raises. Nothing
+    is left behind on failure, also if reading the body raises.
+    """
+    name = files.check_name_allowed(names.check_typed_name(name))
+    files.check_conflict_policy(on_conflict)
+    with UploadReceiver(user, length) as receiver:
+        writer = receiver.open_file(name)
+        _copy_body(body, writer, length)
+        [stored] = files.store_uploads(
+            user,
+            [(name, writer)],
+            folder=folder,
+            on_conflict=on_conflict,
+            now=now,
+            reservation_id=receiver.reservation_id,
+        )
+    return stored
+
+
+def _copy_body(body: Readable, writer: MeteredWriter, length: int | None) -> None:
+    while True:
+        # One byte more than announced tells a body that is too long, before
+        # any byte past its length is written.
+        wanted = BODY_READ_BYTES if length is None else length - writer.size + 1
+        piece = body.read(min(BODY_READ_BYTES, wanted))
+        if not piece:
+            break
+        if length is not None and writer.size + len(piece) > length:
+            raise BodyTooLong()
+        writer.write(piece)
+    if length is not None and writer.size < length:
+        raise IncompleteBody()
