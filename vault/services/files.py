@@ -13,8 +13,7 @@ from vault import faults
 from vault.errors import BadRequest, Conflict, ContentMismatch, FileTypeNotAllowed
 from vault.extensions import db
 from vault.models import Node, User, utcnow
-from vault.services import filetypes, names, quotas, trash, tree
-from vault.services.ownership import get_owned
+from vault.services import access, filetypes, names, quotas, trash, tree
 from vault.storage import BlobWriter, get_storage
 from vault.text import is_object_id
 
@@ -172,7 +171,7 @@ def _new_file(
 
 def get_file(user: User, file_id: str) -> Node:
     """Return the user's live file; anyone else's is NotFound, like a missing one."""
-    return get_owned(Node, file_id, user, "file", IS_FILE, tree.LIVE)
+    return access.resolve(user, file_id, kind=access.FILE)
 
 
 def rename(user: User, node: Node, new_name: str) -> Node:
