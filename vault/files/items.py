@@ -89,7 +89,7 @@ def trash_items():
 def zip_selection():
     nodes, entries = archives.entries_for(current_user, selected_ids())
     folder = tree.find_folder(current_user, request.values.get("folder_id"))
-    return send_zip(archives.archive_name(current_user, nodes, folder), entries)
+    return send_zip(archives.archive_name(nodes, folder), entries)
 
 
 @bp.get("/folders/<folder_id>/zip")
@@ -97,7 +97,7 @@ def zip_selection():
 def zip_folder(folder_id):
     folder = tree.get_folder(current_user, folder_id)
     nodes, entries = archives.entries_for(current_user, [folder.id])
-    return send_zip(archives.archive_name(current_user, nodes, None), entries)
+    return send_zip(archives.archive_name(nodes, None), entries)
 
 
 def _count(items) -> str:

@@ -10,10 +10,17 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from vault import faults
-from vault.errors import BadRequest, Conflict, ContentMismatch, FileTypeNotAllowed
+from vault.errors import (
+    BadRequest,
+    Conflict,
+    ContentMismatch,
+    FileTypeNotAllowed,
+    NotFound,
+)
 from vault.extensions import db
 from vault.models import Node, User, utcnow
 from vault.services import access, filetypes, names, quotas, trash, tree
+from vault.services.access import Principal
 from vault.storage import BlobWriter, get_storage
 from vault.text import is_object_id
 
@@ -60,10 +67,10 @@ def _check_content(name: str, head: bytes) -> None:
 
 
 def store_uploads(
-    user: User,
+    principal: Principal,
     uploads: list[tuple[str, BlobWriter]],
     *,
-    folder: Node | None = None,
+    folder: Node | str | None = None,
     path: str = "",
     on_conflict: str = "rename",
     now: datetime | None = None,
@@ -79,11 +86,17 @@ def store_uploads(
     here). The bytes are charged to the quota, taking over the reservation that
     held them while they arrived, if any. `before_commit` is called with the
     new files (ids set) inside the transaction that adds them, so that what it
-    writes commits with them or not at all.
+    writes commits with them or not at all. The files belong to the account
+    the principal acts in; NotFound unless the principal may write `folder`
+    (a link writes into its own folder only, so `path` is for users).
     """
     if not uploads:
         raise BadRequest("Choose at least one file to upload.")
     check_conflict_policy(on_conflict)
+    folder = access.resolve_folder(principal, folder, access.WRITE)
+    if path and not isinstance(principal, User):
+        raise NotFound("No such folder.")
+    user = access.account_of(principal)
     named = []
     for raw_name, writer in uploads:
         name = check_name_allowed(raw_name)

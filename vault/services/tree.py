@@ -11,7 +11,7 @@ from vault.errors import BadRequest, Conflict, NotFound
 from vault.extensions import db
 from vault.models import Node, User, utcnow
 from vault.services import access, names
-from vault.services.access import LIVE
+from vault.services.access import LIVE, Principal
 
 SORT_COLUMNS = {"name": Node.name_key, "size": Node.size, "date": Node.updated_at}
 MAX_LISTING = 100_000  # one API listing of a folder
@@ -180,7 +180,7 @@ class Page:
 
 
 def list_children(
-    user: User,
+    principal: Principal,
     folder: Node | None,
     *,
     sort: str = "name",
@@ -188,10 +188,15 @@ def list_children(
     page: int = 1,
     per_page: int = 200,
 ) -> Page:
-    """Return one page of a folder's live contents: folders first, then files."""
+    """Return one page of a folder's live contents: folders first, then files.
+
+    None is the root of a user's tree; a folder must be one the principal may
+    read (NotFound otherwise).
+    """
     if sort not in SORT_COLUMNS:
         raise BadRequest("Sort by name, size or date.")
-    where = (Node.parent_key == parent_key(user, folder), LIVE)
+    folder = access.resolve_folder(principal, folder)
+    where = (Node.parent_key == parent_key(access.account_of(principal), folder), LIVE)
     column = SORT_COLUMNS[sort]
     order = column.desc() if descending else column.asc()
     total = db.session.scalar(select(func.count()).select_from(Node).where(*where))
