@@ -28,7 +28,7 @@ def preview(file_id):
         "files/preview.html",
         file=file,
         kind=filetypes.preview_kind(file.name, file.content_type),
-        crumbs=tree.ancestors(tree.get_folder_if_live(current_user, file.parent_id)),
+        crumbs=tree.ancestors(tree.find_folder(current_user, file.parent_id)),
     )
 
 

@@ -78,7 +78,7 @@ def trash_items():
         raise BadRequest("Pick at least one file or folder to delete.")
     trash.trash(current_user, ids)
     flash(f"Moved {_count(ids)} to the trash.", "success")
-    back = tree.get_folder_if_live(current_user, request.form.get("folder_id"))
+    back = tree.find_folder(current_user, request.form.get("folder_id"))
     return redirect(folder_url(back.id if back else None))
 
 
@@ -88,8 +88,8 @@ def trash_items():
 @login_required
 def zip_selection():
     nodes, entries = archives.entries_for(current_user, selected_ids())
-    folder = tree.get_folder_if_live(current_user, request.values.get("folder_id"))
-    return send_zip(archives.archive_name(current_user, nodes, folder), entries)
+    folder = tree.find_folder(current_user, request.values.get("folder_id"))
+    return send_zip(archives.archive_name(nodes, folder), entries)
 
 
 @bp.get("/folders/<folder_id>/zip")
@@ -97,7 +97,7 @@ def zip_selection():
 def zip_folder(folder_id):
     folder = tree.get_folder(current_user, folder_id)
     nodes, entries = archives.entries_for(current_user, [folder.id])
-    return send_zip(archives.archive_name(current_user, nodes, None), entries)
+    return send_zip(archives.archive_name(nodes, None), entries)
 
 
 def _count(items) -> str:

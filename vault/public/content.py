@@ -6,7 +6,7 @@ from vault.downloads import send_stored_file, send_thumbnail, send_zip
 from vault.errors import NotFound
 from vault.models import ShareLink
 from vault.public.blueprint import bp, open_link, visitor
-from vault.services import filetypes, share_access, thumbnails
+from vault.services import access, filetypes, share_access, thumbnails
 
 
 class LinkDownload:
@@ -37,21 +37,21 @@ class LinkDownload:
 @bp.get("/<token>/download")
 def download(token):
     share = open_link(token)
-    file = share_access.shared_file(share, None)
+    file = access.resolve(share, share.node_id, kind=access.FILE)
     return send_stored_file(file, counter=LinkDownload(share, "download", file.name))
 
 
 @bp.get("/<token>/files/<file_id>/download")
 def file_download(token, file_id):
     share = open_link(token)
-    file = share_access.shared_file(share, file_id)
+    file = access.resolve(share, file_id, kind=access.FILE)
     return send_stored_file(file, counter=LinkDownload(share, "download", file.name))
 
 
 @bp.get("/<token>/files/<file_id>/view")
 def view(token, file_id):
     share = open_link(token)
-    file = share_access.shared_file(share, file_id)
+    file = access.resolve(share, file_id, kind=access.FILE)
     if filetypes.inline_type(file.name, file.content_type) is None:
         # Inline is for types that cannot run script; anything else would be a
         # download by another name.
@@ -67,22 +67,22 @@ def view(token, file_id):
 @bp.get("/<token>/files/<file_id>/thumbnail")
 def thumbnail(token, file_id):
     share = open_link(token)
-    file = share_access.shared_file(share, file_id)
-    return send_thumbnail(file, thumbnails.thumbnail_key(share.owner, file))
+    file = access.resolve(share, file_id, kind=access.FILE)
+    return send_thumbnail(file, thumbnails.thumbnail_key(share, file))
 
 
 @bp.get("/<token>/zip")
 def zip_all(token):
     share = open_link(token)
-    return _zip(share, share_access.shared_folder(share, None))
+    return _zip(share, share.node_id)
 
 
 @bp.get("/<token>/f/<folder_id>/zip")
 def zip_folder(token, folder_id):
     share = open_link(token)
-    return _zip(share, share_access.shared_folder(share, folder_id))
+    return _zip(share, folder_id)
 
 
-def _zip(share, folder):
-    name, entries = share_access.zip_entries(share, folder)
+def _zip(share, folder_id):
+    name, entries = share_access.zip_entries(share, folder_id)
     return send_zip(name, entries, counter=LinkDownload(share, "zip", name))

@@ -16,7 +16,14 @@ from vault.public.blueprint import (
     visitor,
 )
 from vault.public.forms import SendFilesForm, UnlockForm
-from vault.services import filetypes, share_access, share_uploads, thumbnails, tree
+from vault.services import (
+    access,
+    filetypes,
+    share_access,
+    share_uploads,
+    thumbnails,
+    tree,
+)
 
 PAGE_SIZE = 200
 
@@ -29,15 +36,16 @@ def open_page(token):
     share_access.log_access(share, "view", visitor())
     if share.is_upload:
         return send_files_page(share, token, SendFilesForm())
-    if share.node.is_folder:
-        return _folder_page(share, token, share.node)
-    return _file_page(share, token, share.node)
+    node = access.resolve(share, share.node_id)
+    if node.is_folder:
+        return _folder_page(share, token, node)
+    return _file_page(share, token, node)
 
 
 @bp.get("/<token>/f/<folder_id>")
 def folder(token, folder_id):
     share = open_link(token)
-    node = share_access.shared_folder(share, folder_id)
+    node = access.resolve(share, folder_id, kind=access.FOLDER)
     share_access.log_access(share, "view", visitor(), node.name)
     return _folder_page(share, token, node)
 
@@ -45,14 +53,14 @@ def folder(token, folder_id):
 @bp.get("/<token>/files/<file_id>")
 def file_page(token, file_id):
     share = open_link(token)
-    file = share_access.shared_file(share, file_id)
+    file = access.resolve(share, file_id, kind=access.FILE)
     share_access.log_access(share, "view", visitor(), file.name)
     return _file_page(share, token, file)
 
 
 def _folder_page(share, token, node):
     args = listing_args()
-    listing = tree.list_children(share.owner, node, per_page=PAGE_SIZE, **args)
+    listing = tree.list_children(share, node, per_page=PAGE_SIZE, **args)
     return render_template(
         "public/folder.html",
         share=share,
@@ -66,8 +74,9 @@ def _folder_page(share, token, node):
 
 
 def _file_page(share, token, file):
-    in_folder = file.id != share.node_id
-    parent = share_access.shared_folder(share, file.parent_id) if in_folder else None
+    parent = None
+    if file.id != share.node_id:
+        parent = access.resolve(share, file.parent_id, kind=access.FOLDER)
     # A preview fetches the whole file: on a link with a download limit it
     # would use up downloads, so those links offer the button only.
     kind = None

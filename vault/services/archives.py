@@ -6,8 +6,9 @@ from sqlalchemy import select
 
 from vault.errors import BadRequest
 from vault.extensions import db
-from vault.models import Node, User
-from vault.services import names, tree
+from vault.models import Node
+from vault.services import access, names, tree
+from vault.services.access import Principal
 
 MAX_ITEMS = 1000  # items picked by hand for one download
 
@@ -18,19 +19,25 @@ class Entry:
     node: Node  # a file, or a folder (an empty directory entry)
 
 
-def archive_name(user: User, nodes: list[Node], folder: Node | None) -> str:
+def archive_name(nodes: list[Node], folder: Node | None) -> str:
     if len(nodes) == 1 and nodes[0].is_folder:
         return f"{nodes[0].name}.zip"
     return f"{folder.name}.zip" if folder else "vault.zip"
 
 
-def entries_for(user: User, node_ids: list[str]) -> tuple[list[Node], list[Entry]]:
-    """Return the picked nodes and every entry their zip holds, in tree order."""
+def entries_for(
+    principal: Principal, node_ids: list[str]
+) -> tuple[list[Node], list[Entry]]:
+    """Return the picked nodes and every entry their zip holds, in tree order.
+
+    NotFound unless the principal may read every picked node; what is below a
+    readable folder is readable too.
+    """
     if not node_ids:
         raise BadRequest("Pick at least one file or folder to download.")
     if len(node_ids) > MAX_ITEMS:
         raise BadRequest(f"Pick at most {MAX_ITEMS} items at once.")
-    nodes = [tree.get_node(user, node_id) for node_id in dict.fromkeys(node_ids)]
+    nodes = [access.resolve(principal, node_id) for node_id in dict.fromkeys(node_ids)]
     entries: list[Entry] = []
     taken: set[str] = set()
     for node in nodes:

@@ -10,11 +10,17 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from vault import faults
-from vault.errors import BadRequest, Conflict, ContentMismatch, FileTypeNotAllowed
+from vault.errors import (
+    BadRequest,
+    Conflict,
+    ContentMismatch,
+    FileTypeNotAllowed,
+    NotFound,
+)
 from vault.extensions import db
 from vault.models import Node, User, utcnow
-from vault.services import filetypes, names, quotas, trash, tree
-from vault.services.ownership import get_owned
+from vault.services import access, filetypes, names, quotas, trash, tree
+from vault.services.access import Principal
 from vault.storage import BlobWriter, get_storage
 from vault.text import is_object_id
 
@@ -61,10 +67,10 @@ def _check_content(name: str, head: bytes) -> None:
 
 
 def store_uploads(
-    user: User,
+    principal: Principal,
     uploads: list[tuple[str, BlobWriter]],
     *,
-    folder: Node | None = None,
+    folder: Node | str | None = None,
     path: str = "",
     on_conflict: str = "rename",
     now: datetime | None = None,
@@ -80,7 +86,9 @@ def store_uploads(
     here). The bytes are charged to the quota, taking over the reservation that
     held them while they arrived, if any. `before_commit` is called with the
     new files (ids set) inside the transaction that adds them, so that what it
-    writes commits with them or not at all.
+    writes commits with them or not at all. The files belong to the account
+    the principal acts in; NotFound unless the principal may write `folder`
+    (a link writes into its own folder only, so `path` is for users).
 
     The last step of every upload use case (the form, the API, tus, upload
     links): it commits, or on any error rolls back, the whole transaction.
@@ -88,6 +96,10 @@ def store_uploads(
     if not uploads:
         raise BadRequest("Choose at least one file to upload.")
     check_conflict_policy(on_conflict)
+    folder = access.resolve_folder(principal, folder, access.WRITE)
+    if path and not isinstance(principal, User):
+        raise NotFound("No such folder.")
+    user = access.account_of(principal)
     named = []
     for raw_name, writer in uploads:
         name = check_name_allowed(raw_name)
@@ -178,7 +190,7 @@ def _new_file(
 
 def get_file(user: User, file_id: str) -> Node:
     """Return the user's live file; anyone else's is NotFound, like a missing one."""
-    return get_owned(Node, file_id, user, "file", IS_FILE, tree.LIVE)
+    return access.resolve(user, file_id, kind=access.FILE)
 
 
 def rename(user: User, node: Node, new_name: str) -> Node:

@@ -13,7 +13,7 @@ from sqlalchemy import or_, update
 from vault.errors import VaultError
 from vault.extensions import db
 from vault.models import ResumableUpload, User, utcnow
-from vault.services.ownership import get_owned
+from vault.services.access import get_owned
 
 # The lease of a request writing bytes; it is renewed while bytes arrive, so
 # it only lapses when that request died or stalled. After a crash, clients

@@ -23,7 +23,6 @@ from vault.models import Node, ShareAccess, ShareLink, utcnow
 from vault.services import archives, share_downloads, throttle, tree
 from vault.services.archives import Entry
 from vault.services.shares import status
-from vault.text import is_object_id
 
 # Why a link stopped working, in words that never name what it shared.
 GONE_MESSAGES = {
@@ -140,37 +139,6 @@ def unlock(
     return unlock_stamp(share)
 
 
-def shared_node(share: ShareLink, node_id: str | None) -> Node:
-    """Return a live node inside the shared item (the item itself for None).
-
-    Anything outside the shared subtree is NotFound, whatever its id.
-    """
-    if not node_id or node_id == share.node_id:
-        return share.node
-    node = db.session.get(Node, node_id) if is_object_id(node_id) else None
-    if node is None or node.owner_id != share.owner_id or node.trashed_at:
-        raise NotFound("Not found.")
-    if not any(folder.id == share.node_id for folder in tree.ancestors(node)):
-        raise NotFound("Not found.")
-    return node
-
-
-def shared_file(share: ShareLink, file_id: str | None) -> Node:
-    """Return a file inside the shared item; NotFound for folders and outsiders."""
-    node = shared_node(share, file_id)
-    if node.is_folder:
-        raise NotFound("Not found.")
-    return node
-
-
-def shared_folder(share: ShareLink, folder_id: str | None) -> Node:
-    """Return a folder inside the shared item; NotFound for files and outsiders."""
-    node = shared_node(share, folder_id)
-    if not node.is_folder:
-        raise NotFound("Not found.")
-    return node
-
-
 def crumbs(share: ShareLink, folder: Node) -> list[Node]:
     """Return the folders from the shared one down to `folder`, never above it."""
     chain = tree.ancestors(folder)
@@ -178,10 +146,15 @@ def crumbs(share: ShareLink, folder: Node) -> list[Node]:
     return chain[top:]
 
 
-def zip_entries(share: ShareLink, folder: Node) -> tuple[str, list[Entry]]:
-    """Return the name and the entries of a zip of a folder inside the link."""
-    nodes, entries = archives.entries_for(share.owner, [folder.id])
-    return archives.archive_name(share.owner, nodes, None), entries
+def zip_entries(share: ShareLink, folder_id: str) -> tuple[str, list[Entry]]:
+    """Return the name and the entries of a zip of a folder inside the link.
+
+    NotFound for a file, or for anything the link does not reach.
+    """
+    nodes, entries = archives.entries_for(share, [folder_id])
+    if not nodes[0].is_folder:
+        raise NotFound("No such folder.")
+    return archives.archive_name(nodes, None), entries
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from vault.errors import (
 )
 from vault.extensions import db
 from vault.models import ShareLink, utcnow
-from vault.services import files, filetypes
+from vault.services import access, files, filetypes
 from vault.services.share_access import GONE_MESSAGES, Visitor, add_to_log
 from vault.services.uploads import MeteredWriter, RefusedFile, UploadReceiver
 from vault.storage import BlobWriter
@@ -81,8 +81,10 @@ class LinkUploadReceiver(UploadReceiver):
     """
 
     def __init__(self, share: ShareLink, declared: int | None = None, framing: int = 0):
+        # Asked before a byte is read: may this link put files in its folder?
+        folder = access.resolve(share, share.node_id, access.WRITE, kind=access.FOLDER)
         try:
-            super().__init__(share.owner, declared, framing)
+            super().__init__(folder.owner, declared, framing)
         except QuotaExceeded as error:
             raise QuotaExceeded(NO_ROOM) from error
         self._max_file_size = share.max_file_size
@@ -150,9 +152,9 @@ def receive_uploads(
     _reserve_files(share, len(uploads), now)
     try:
         stored = files.store_uploads(
-            share.owner,
+            share,
             uploads,
-            folder=share.node,
+            folder=share.node_id,
             on_conflict="rename",
             now=now,
             reservation_id=reservation_id,

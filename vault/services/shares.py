@@ -15,7 +15,7 @@ from vault.errors import BadRequest, Conflict
 from vault.extensions import db
 from vault.models import ShareAccess, ShareLink, User, new_id, utcnow
 from vault.services import audit, filetypes, share_downloads, tree
-from vault.services.ownership import get_owned
+from vault.services.access import get_owned
 from vault.text import has_control_characters
 
 KINDS = ("download", "upload")

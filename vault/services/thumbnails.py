@@ -7,7 +7,9 @@ from sqlalchemy import update
 
 from vault.errors import NotFound, StorageFull
 from vault.extensions import db
-from vault.models import Node, User
+from vault.models import Node
+from vault.services import access
+from vault.services.access import Principal
 from vault.storage import get_storage
 
 THUMBNAIL_SIZE = (320, 320)
@@ -33,14 +35,18 @@ def has_thumbnail(file: Node) -> bool:
     return not file.is_folder and file.content_type in THUMBNAIL_TYPES
 
 
-def thumbnail_key(user: User, file: Node) -> str:
-    """Return the key of the file's thumbnail, making it on first use."""
+def thumbnail_key(principal: Principal, file: Node) -> str:
+    """Return the key of the file's thumbnail, making it on first use.
+
+    NotFound unless the principal may read the file; NoThumbnail.
+    """
+    file = access.resolve(principal, file, kind=access.FILE)
     if not has_thumbnail(file):
         raise NoThumbnail()
     storage = get_storage()
     if file.thumbnail_key and storage.exists(file.thumbnail_key):
         return file.thumbnail_key
-    key = _make(storage, user, file)
+    key = _make(storage, file)
     # Two requests may race to make it; the first one recorded wins.
     previous = file.thumbnail_key
     unchanged = (
@@ -61,14 +67,14 @@ def thumbnail_key(user: User, file: Node) -> str:
     return file.thumbnail_key
 
 
-def _make(storage, user: User, file: Node) -> str:
+def _make(storage, file: Node) -> str:
     """Render and store a thumbnail; return its key. Raises NoThumbnail, StorageFull.
 
     On a full disk nothing is kept and nothing is recorded: the next request
     tries again, and pages showing the thumbnail still load without it.
     """
     try:
-        writer = storage.new_writer(user.id)
+        writer = storage.new_writer(file.owner_id)  # kept with the file's bytes
         try:
             _render(storage, file.storage_key, writer)
             writer.commit()

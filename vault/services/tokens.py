@@ -9,7 +9,7 @@ from vault.errors import BadRequest
 from vault.extensions import db
 from vault.models import ApiToken, User, new_id, utcnow
 from vault.services import accounts, audit
-from vault.services.ownership import get_owned
+from vault.services.access import get_owned
 from vault.text import has_control_characters
 
 TOKEN_PREFIX = "vault_"  # noqa: S105 (marks a token when it leaks)

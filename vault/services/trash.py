@@ -8,12 +8,9 @@ from sqlalchemy import bindparam, delete, select, update
 
 from vault.extensions import db
 from vault.models import Node, User, utcnow
-from vault.services import names, quotas, tree
-from vault.services.ownership import get_owned
+from vault.services import access, names, quotas, tree
+from vault.services.access import IN_TRASH, IS_TRASH_ROOT
 from vault.storage import get_storage
-
-IN_TRASH = Node.trashed_at.is_not(None)
-IS_TRASH_ROOT = Node.trash_root_id == Node.id
 
 
 @dataclass
@@ -52,7 +49,8 @@ def trash(user: User, node_ids: list[str], now: datetime | None = None) -> int:
 
 
 def get_trashed(user: User, node_id: str) -> Node:
-    return get_owned(Node, node_id, user, "item in the trash", IN_TRASH, IS_TRASH_ROOT)
+    """Return what the user deleted (the root of it); NotFound otherwise."""
+    return access.resolve(user, node_id, access.WRITE, in_trash=True)
 
 
 def list_trash(user: User) -> list[TrashItem]:
@@ -90,7 +88,7 @@ def restore(user: User, node_id: str) -> Node:
     tree.lock_tree(user)
     node = get_trashed(user, node_id)
     now = utcnow()
-    parent = tree.get_folder_if_live(user, node.parent_id)
+    parent = tree.find_folder(user, node.parent_id)
     if parent is None and node.trashed_from:
         parent = tree.ensure_path(user, None, node.trashed_from, now)
     name = tree.free_name(user, parent, node.name, is_folder=node.is_folder)

@@ -10,11 +10,9 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 from vault.errors import BadRequest, Conflict, NotFound
 from vault.extensions import db
 from vault.models import Node, User, utcnow
-from vault.services import names
-from vault.services.ownership import get_owned
-from vault.text import is_object_id
+from vault.services import access, names
+from vault.services.access import LIVE, Principal
 
-LIVE = Node.trashed_at.is_(None)
 SORT_COLUMNS = {"name": Node.name_key, "size": Node.size, "date": Node.updated_at}
 MAX_LISTING = 100_000  # one API listing of a folder
 MAX_PATH_PARTS = 64  # levels an upload may create at once
@@ -66,24 +64,17 @@ def _still_live(node: Node) -> bool:
 
 def get_folder(user: User, folder_id: str | None) -> Node | None:
     """Return the user's live folder; None or "" is the root. NotFound otherwise."""
-    if not folder_id:
-        return None
-    return get_owned(Node, folder_id, user, "folder", Node.is_folder, LIVE)
+    return access.resolve_folder(user, folder_id or None)
 
 
-def get_folder_if_live(user: User, folder_id: str | None) -> Node | None:
-    """Return the user's folder if it exists and is not in the trash, else None."""
-    if not folder_id or not is_object_id(folder_id):
-        return None
-    folder = db.session.get(Node, folder_id)
-    if folder is None or folder.owner_id != user.id or folder.trashed_at is not None:
-        return None
-    return folder
+def find_folder(user: User, folder_id: str | None) -> Node | None:
+    """Return the user's live folder, or None (the root) where get_folder raises."""
+    return access.find(user, folder_id, kind=access.FOLDER)
 
 
 def get_node(user: User, node_id: str) -> Node:
-    """Return one of the user's live files or folders."""
-    return get_owned(Node, node_id, user, "item", LIVE)
+    """Return one of the user's live files or folders; NotFound otherwise."""
+    return access.resolve(user, node_id)
 
 
 def live_child(user: User, folder: Node | None, name: str) -> Node | None:
@@ -192,7 +183,7 @@ class Page:
 
 
 def list_children(
-    user: User,
+    principal: Principal,
     folder: Node | None,
     *,
     sort: str = "name",
@@ -200,10 +191,15 @@ def list_children(
     page: int = 1,
     per_page: int = 200,
 ) -> Page:
-    """Return one page of a folder's live contents: folders first, then files."""
+    """Return one page of a folder's live contents: folders first, then files.
+
+    None is the root of a user's tree; a folder must be one the principal may
+    read (NotFound otherwise).
+    """
     if sort not in SORT_COLUMNS:
         raise BadRequest("Sort by name, size or date.")
-    where = (Node.parent_key == parent_key(user, folder), LIVE)
+    folder = access.resolve_folder(principal, folder)
+    where = (Node.parent_key == parent_key(access.account_of(principal), folder), LIVE)
     column = SORT_COLUMNS[sort]
     order = column.desc() if descending else column.asc()
     total = db.session.scalar(select(func.count()).select_from(Node).where(*where))
