@@ -14,7 +14,7 @@ import pytest
 from tests.test_shares_public import link_row, make_link, outcomes
 from vault.services import share_downloads
 from vault.services.share_downloads import UNIT, cost
-from vault.storage import local
+from vault.storage import local_files
 
 CONTENT = bytes(range(256)) * 4  # 1,024 bytes
 
@@ -151,7 +151,7 @@ def test_parallel_pieces_never_pass_the_limit(app, alice, upload):
 def test_a_zip_that_stops_early_costs_what_it_sent(
     app, client, alice, upload, make_folder, monkeypatch
 ):
-    monkeypatch.setattr(local, "READ_CHUNK", 256)
+    monkeypatch.setattr(local_files, "READ_CHUNK", 256)
     folder = make_folder(alice, "Shared")
     upload(alice, "film.mp4", CONTENT, folder_id=folder.id)
     link = make_link(app, alice, folder, max_downloads=1)

@@ -18,7 +18,7 @@ from vault.models import ShareAccess, ShareLink, User, utcnow
 from vault.public.blueprint import time_left
 from vault.services import shares
 from vault.services.share_downloads import UNIT
-from vault.storage import local
+from vault.storage import local_files
 
 SHARE_HEADERS = {
     "Referrer-Policy": "no-referrer",
@@ -243,7 +243,7 @@ def test_a_head_request_does_not_count(app, client, alice, notes):
 def test_a_download_that_stops_early_is_given_back_and_can_be_resumed(
     app, client, alice, upload, monkeypatch
 ):
-    monkeypatch.setattr(local, "READ_CHUNK", 16)
+    monkeypatch.setattr(local_files, "READ_CHUNK", 16)
     big = upload(alice, "big.txt", b"x" * 64)
     link = make_link(app, alice, big, max_downloads=1)
 
