@@ -233,9 +233,9 @@ def _range_applies(response: Response) -> bool:
 def _handoff_header(key: str) -> tuple[str, str] | None:
     """Return the header that hands a blob to the proxy, if one is configured."""
     config = current_app.config
-    storage = get_storage()
     if not (config["ACCEL_REDIRECT"] or config["SENDFILE"]):
         return None
+    storage = get_storage()
     if not isinstance(storage, LocalPaths):
         return None  # the proxy cannot read a bucket: the bytes come through us
     # Built from the key alone: keys are made by the server (hex parts, which the
@@ -299,10 +299,9 @@ def _fast_body(key: str, start: int, stop: int):
 
     A server's `wsgi.file_wrapper` gets an open local file (gunicorn hands it
     to sendfile(2): no copy through Python); elsewhere, for a store without
-    local files, and for HEAD, which sends no body, an iterable that opens the
-    blob only if it is read. A
-    counted download keeps the iterable (see `_CountedBody`): only it can
-    tell whether every byte went out.
+    local files, and for HEAD, which sends no body, an iterable of the blob's
+    bytes. A counted download keeps the iterable (see `_CountedBody`): only
+    it can tell whether every byte went out.
     """
     wrapper = request.environ.get("wsgi.file_wrapper")
     storage = get_storage()

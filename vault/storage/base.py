@@ -12,9 +12,10 @@ backend class:
 
 - `LocalPaths`: blobs are files on this machine (a proxy's X-Accel-Redirect or
   X-Sendfile, and sendfile(2), need a path);
-- `PresignedUrls`: a client can fetch a blob straight from the store;
-- `Capacity`: the store can say how much room is left;
-- `ServerSideCopy`: a blob can be copied without passing through the app.
+- `Capacity`: the store can say how much room is left.
+
+A capability joins this list with its first caller (presigned downloads and
+server-side copies are next).
 """
 
 import re
@@ -234,25 +235,8 @@ class LocalPaths(Protocol):
 
 
 @runtime_checkable
-class PresignedUrls(Protocol):
-    """A client can fetch a blob straight from the store for a while."""
-
-    def presigned_url(
-        self, key: str, *, filename: str, content_type: str, expires_in: int
-    ) -> str: ...
-
-
-@runtime_checkable
 class Capacity(Protocol):
     """The store knows how much room it has left."""
 
     def capacity(self) -> tuple[int, int]:
         """Return the bytes free and the bytes in all where the blobs go."""
-
-
-@runtime_checkable
-class ServerSideCopy(Protocol):
-    """A blob can be copied inside the store, without passing through the app."""
-
-    def copy(self, key: str, namespace: str) -> str:
-        """Copy a blob to a new random key under `namespace`; return the key."""

@@ -90,6 +90,31 @@ class StreamHash:
         self._thread = self._queue = None
 
 
+class Tally:
+    """What a blob writer learns of its bytes on the way: size, head, SHA-256.
+
+    The head (the first `head_bytes`) is kept for content sniffing.
+    """
+
+    def __init__(self, head_bytes: int):
+        self.size = 0
+        self.head = b""
+        self._head_bytes = head_bytes
+        self._hash = StreamHash()
+
+    def add(self, data: bytes) -> None:
+        if len(self.head) < self._head_bytes:
+            self.head += bytes(data[: self._head_bytes - len(self.head)])
+        self._hash.update(data)
+        self.size += len(data)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        self._hash.close()
+
+
 def file_sha256(file, progress=None) -> str:
     """Return the SHA-256 of an open file from its start, read in large pieces.
 

@@ -146,30 +146,6 @@ class S3Storage:
         s3_scan.abort_uploads(self, area)
         s3_scan.delete_objects(self, s3_scan.object_keys(self, area))
 
-    def copy(self, key: str, namespace: str) -> str:
-        """Copy a blob inside the bucket to a new key under `namespace`."""
-        target = f"{check_key_part(namespace)}/{secrets.token_hex(16)}"
-        self.client.copy(
-            {"Bucket": self.name, "Key": self.object_key(key)},
-            self.name,
-            self.object_key(target),
-        )
-        return target
-
-    def presigned_url(
-        self, key: str, *, filename: str, content_type: str, expires_in: int
-    ) -> str:
-        return self.client.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": self.name,
-                "Key": self.object_key(key),
-                "ResponseContentDisposition": filename,
-                "ResponseContentType": content_type,
-            },
-            ExpiresIn=expires_in,
-        )
-
     # Resumable uploads: see s3_writers for the states
 
     def _state_key(self, namespace: str, upload_id: str, offset: int) -> str:

@@ -155,7 +155,8 @@ def _free_key(store, area: str, name: str) -> str:
     attempt = 0
     while True:
         key = area + (f"{name}.{attempt}" if attempt else name)
-        if not any(True for _ in object_keys(store, key)):
+        # A listing by prefix also finds "name.1" when asked for "name".
+        if key not in object_keys(store, key):
             return key
         attempt += 1
 

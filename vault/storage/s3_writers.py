@@ -18,7 +18,7 @@ written again under the same numbers. This is tusd's s3store's design.
 import logging
 
 from vault.storage.base import HEAD_BYTES
-from vault.storage.hashing import StreamHash
+from vault.storage.hashing import Tally
 
 # 8 MiB parts hold at most 78 GiB in 10,000 parts; an upload buffers one part.
 PART_BYTES = 8 * 1024 * 1024
@@ -96,32 +96,31 @@ class S3BlobWriter:
 
     def __init__(self, bucket, key: str):
         self.key = key
-        self.size = 0
-        self.head = b""
         self.committed = False
         self._bucket = bucket
         self._multipart = Multipart(bucket, bucket.object_key(key))
         self._parts = 0
         self._buffer = bytearray()
-        self._hash = StreamHash()
+        self._tally = Tally(HEAD_BYTES)
+
+    @property
+    def size(self) -> int:
+        return self._tally.size
+
+    @property
+    def head(self) -> bytes:
+        return self._tally.head
 
     @property
     def sha256(self) -> str:
-        return self._hash.hexdigest()
+        return self._tally.hexdigest()
 
     def write(self, data: bytes) -> int:
-        if len(self.head) < HEAD_BYTES:
-            self.head += bytes(data[: HEAD_BYTES - len(self.head)])
         self._buffer += data
-        self._hash.update(data)
-        self.size += len(data)
+        self._tally.add(data)
         if len(self._buffer) >= PART_BYTES:
             self._put_part()
         return len(data)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        # Werkzeug rewinds a finished upload part; nothing reads it back.
-        return self.size
 
     def _put_part(self) -> None:
         if self._multipart.upload_id is None:
@@ -139,19 +138,17 @@ class S3BlobWriter:
                 self._put_part()
             self._multipart.complete(self._parts)
         self._buffer = bytearray()
-        self._hash.close()
+        self._tally.close()
         self.committed = True
 
     def discard(self) -> None:
         """Abort the upload; never raises, harmless after commit or twice."""
         if self.committed:
             return
-        self._hash.close()
+        self._tally.close()
         self._buffer = bytearray()
         self._multipart.abort()
         self._multipart.upload_id = None
-
-    close = discard
 
 
 def state_name(upload_id: str, offset: int) -> str:
@@ -224,16 +221,18 @@ class S3FinishedUpload:
         tail, meta = bucket.get_state(namespace, upload_id, length)
         multipart = Multipart(bucket, bucket.object_key(self.key), meta["multipart"])
         parts = int(meta["parts"])
+        self.size = length
         if parts == 0:  # smaller than a part: one object, no parts needed
             bucket.put(self.key, tail)
             multipart.abort()
+            self.head = tail[:HEAD_BYTES]
         else:
             if tail:  # the last part may be smaller than S3's minimum
                 parts += 1
                 multipart.put_part(parts, tail)
             multipart.complete(parts)
-        self.size = length
-        self.head = b"".join(bucket.read_range(self.key, 0, min(HEAD_BYTES, length)))
+            # The first part cannot be read before the object exists.
+            self.head = b"".join(bucket.read_range(self.key, 0, HEAD_BYTES))
         self.sha256 = sha256 or bucket.sha256(self.key, progress)
 
     def commit(self) -> None:
@@ -250,5 +249,3 @@ class S3FinishedUpload:
             self._bucket.delete_states(self._namespace, self._upload_id)
         except Exception as error:  # noqa: BLE001 - fsck finds what is left
             log.warning("Could not remove the upload %s: %s", self.key, error)
-
-    close = discard

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from vault.errors import StorageFull
 from vault.storage.base import HEAD_BYTES
-from vault.storage.hashing import StreamHash, file_sha256
+from vault.storage.hashing import Tally, file_sha256
 
 WRITE_BUFFER = 1024 * 1024
 # While an upload arrives, its bytes are made durable in steps this large on a
@@ -35,12 +35,10 @@ class BlobWriter:
 
     def __init__(self, key: str, final_path: str, temp_path: str):
         self.key = key
-        self.size = 0
-        self.head = b""
         self.committed = False
         self._final_path = final_path
         self._temp_path = temp_path
-        self._hash = StreamHash()
+        self._tally = Tally(HEAD_BYTES)
         with full_disk_as_storage_full():  # a full disk may refuse a new file
             self._file = open(  # noqa: SIM115
                 temp_path, "xb", buffering=WRITE_BUFFER, opener=private_opener
@@ -48,22 +46,23 @@ class BlobWriter:
         self._durable = SyncBehind(self._file)
 
     @property
+    def size(self) -> int:
+        return self._tally.size
+
+    @property
+    def head(self) -> bytes:
+        return self._tally.head
+
+    @property
     def sha256(self) -> str:
-        return self._hash.hexdigest()
+        return self._tally.hexdigest()
 
     def write(self, data: bytes) -> int:
-        if len(self.head) < HEAD_BYTES:
-            self.head += bytes(data[: HEAD_BYTES - len(self.head)])
         with full_disk_as_storage_full():
             self._file.write(data)
             self._durable.wrote(len(data))
-        self._hash.update(data)
-        self.size += len(data)
+        self._tally.add(data)
         return len(data)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        # Werkzeug rewinds a finished upload part; nothing reads it back.
-        return self.size
 
     def commit(self) -> None:
         """Flush to disk and move the blob into place."""
@@ -72,7 +71,7 @@ class BlobWriter:
             self._file.close()
             os.replace(self._temp_path, self._final_path)
             fsync_path(os.path.dirname(self._final_path))
-        self._hash.close()  # it ran on during the syncs
+        self._tally.close()  # hashing ran on during the syncs
         self.committed = True
 
     def discard(self) -> None:
@@ -83,15 +82,13 @@ class BlobWriter:
         """
         if self.committed:
             return
-        self._hash.close()
+        self._tally.close()
         self._durable.close()
         close_quietly(self._file)
         # A commit that failed after its rename left the bytes under their
         # final name, which no row names yet.
         remove_quietly(self._temp_path)
         remove_quietly(self._final_path)
-
-    close = discard
 
 
 @contextmanager
@@ -219,8 +216,6 @@ class FinishedUpload:
             return
         remove_quietly(self._path)
         remove_quietly(self._final_path)
-
-    close = discard
 
 
 class SyncBehind:
