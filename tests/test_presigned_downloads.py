@@ -18,6 +18,7 @@ from botocore.credentials import Credentials
 from tests.conftest import base_config
 from tests.factories import image_bytes
 from tests.s3server import new_bucket, s3_endpoint
+from tests.servers import served
 from tests.test_shares_public import SHARE_HEADERS, link_row, log_of, make_link
 from vault import create_app
 from vault.services.share_downloads import UNIT, cost
@@ -216,6 +217,36 @@ def test_head_answers_from_the_database_and_opens_no_object(
     assert response.headers["Accept-Ranges"] == "bytes"
     assert "Location" not in response.headers
     assert gets == []
+
+
+def test_through_gunicorn_a_client_follows_to_the_bytes(
+    app, tmp_path, alice, upload, api_headers
+):
+    file = upload(alice, NAME, CONTENT)
+    link = make_link(app, alice, file)
+    headers = api_headers(alice)
+
+    with served(
+        app, tmp_path / "gunicorn.log", workers=1, s3_presigned_downloads="true"
+    ) as (port, _):
+        base = f"http://127.0.0.1:{port}"
+        owner = requests.get(
+            f"{base}/api/v1/files/{file.id}/content", headers=headers, timeout=30
+        )
+        visitor = requests.get(base + f"{link.url}/download", timeout=30)
+        head = requests.head(
+            f"{base}/api/v1/files/{file.id}/content", headers=headers, timeout=30
+        )
+
+    for answer in (owner, visitor):
+        assert [step.status_code for step in answer.history] == [302]
+        assert answer.url.startswith(s3_endpoint() + "/")
+        assert answer.status_code == 200
+        assert hashlib.sha256(answer.content).hexdigest() == file.sha256
+        assert answer.headers["Content-Disposition"] == NAME_DISPOSITION
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["Content-Length"] == str(len(CONTENT))
+    assert link_row(app, link).download_units == UNIT
 
 
 # What stays with the app
