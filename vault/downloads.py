@@ -267,8 +267,9 @@ def _redirect_to_store(
     """Send the visitor to the store for the bytes: a 302 to a presigned URL.
 
     Only attachments come here: the store answers with the Content-Disposition
-    and type we would send, and Range and If-Range itself, but not with our
-    sandbox CSP, which an inline preview needs. As with `_hand_off`, the span
+    and type we would send, and Range itself (If-Range against its own ETag,
+    not our SHA-256), but not with our sandbox CSP, which an inline preview
+    needs. As with `_hand_off`, the span
     it is asked to send is charged now, once, and never given back; the URL
     can be used again until it lapses, so only links without a limit come
     here (their count is for show).
