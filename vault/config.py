@@ -73,6 +73,15 @@ class DefaultConfig:
     # always come from the app.
     ACCEL_REDIRECT: str | None = None
     SENDFILE = False
+    # On a store that can sign URLs (S3): attachment downloads answer 302 to a
+    # URL of the bucket, so the bytes never pass through the app. Previews and
+    # thumbnails stay with the app (a bucket cannot send our sandbox CSP), and
+    # so do links with a download limit (see downloads.send_blob). The browser
+    # follows at once, and anyone who sees the URL can use it until it lapses:
+    # a minute is short for that and still allows some clock skew between the
+    # app and the store. A download that started keeps going after it.
+    S3_PRESIGNED_DOWNLOADS = False
+    S3_PRESIGNED_EXPIRY_SECONDS = 60
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

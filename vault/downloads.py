@@ -2,13 +2,14 @@
 
 Behind a proxy that can send files itself (nginx's X-Accel-Redirect, Apache's or
 lighttpd's X-Sendfile), the app still checks access and writes every header, and
-hands the sending of the bytes, Range included, to the proxy.
+hands the sending of the bytes, Range included, to the proxy. On a store that
+signs URLs (S3, with VAULT_S3_PRESIGNED_DOWNLOADS), the app checks access and
+sends an attachment's visitor to the store with a short-lived URL instead.
 """
 
 import codecs
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -18,6 +19,7 @@ from flask import Flask, Response, current_app, request
 from werkzeug.http import parse_date
 from zipstream import ZipStream
 
+from vault import download_settings
 from vault.models import Node
 from vault.services import filetypes
 from vault.services.archives import Entry
@@ -44,31 +46,11 @@ def content_disposition(kind: str, name: str) -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-# A URL path of plain segments that starts and ends with "/": the X-Accel-Redirect
-# value is this prefix and the blob's path under the storage root.
-_ACCEL_PREFIX = re.compile(r"/(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*/)*")
-
-
-def check_offload_config(config: Mapping) -> None:
-    """Refuse proxy offload settings that cannot work; raises ValueError."""
-    prefix, sendfile = config["ACCEL_REDIRECT"], config["SENDFILE"]
-    if prefix and not (isinstance(prefix, str) and _ACCEL_PREFIX.fullmatch(prefix)):
-        raise ValueError(
-            "VAULT_ACCEL_REDIRECT must be a URL path that starts and ends with '/', "
-            f"like /protected/ (got {prefix!r})"
-        )
-    if sendfile not in (True, False):
-        raise ValueError(f"VAULT_SENDFILE must be true or false (got {sendfile!r})")
-    if prefix and sendfile:
-        raise ValueError(
-            "Set VAULT_ACCEL_REDIRECT (nginx) or VAULT_SENDFILE (Apache, lighttpd), "
-            "not both"
-        )
-
-
 def init_app(app: Flask) -> None:
-    """Check the proxy offload settings, so a mistake stops the app from starting."""
-    check_offload_config(app.config)
+    """Check the offload settings, so a mistake stops the app from starting."""
+    download_settings.check_offload_config(app.config)
+    with app.app_context():
+        download_settings.check_presigned_config(app.config, get_storage())
 
 
 class DownloadCounter(Protocol):
@@ -142,7 +124,10 @@ def send_blob(
     file stays inert. With a `counter`, every GET is charged for the bytes it
     is about to send, and what it did not send is given back; HEAD, 304 and
     416 cost nothing. Behind a proxy that sends files itself, the bytes are
-    handed to it (see `_hand_off`), unless the counter must see them go.
+    handed to it (see `_hand_off`), and with presigned downloads an
+    attachment's GET is sent to the store (see `_redirect_to_store`), unless
+    the counter must see the bytes go. HEAD is answered here, from what the
+    database knows: a URL is signed for one method, and a HEAD needs no bytes.
     """
     response = Response(status=200, mimetype=None, content_type=blob.content_type)
     disposition = "inline" if inline else "attachment"
@@ -162,8 +147,11 @@ def send_blob(
         return response
     span = _requested_span(blob, response)
     counted = counter if request.method == "GET" else None
-    if handoff is not None and not (counted is not None and counted.exact):
-        return _hand_off(response, handoff, counted, span or (0, blob.size), blob)
+    if counted is None or not counted.exact:
+        if handoff is not None:
+            return _hand_off(response, handoff, counted, span or (0, blob.size), blob)
+        if not inline and request.method == "GET" and _presigning():
+            return _redirect_to_store(blob, counted, span or (0, blob.size))
     return _with_body(blob, response, span, counted)
 
 
@@ -268,6 +256,42 @@ def _hand_off(
     return response
 
 
+def _presigning() -> bool:
+    # init_app made sure the store can sign when this is on.
+    return current_app.config["S3_PRESIGNED_DOWNLOADS"]
+
+
+def _redirect_to_store(
+    blob: Blob, counted: DownloadCounter | None, span: tuple[int, int]
+) -> Response:
+    """Send the visitor to the store for the bytes: a 302 to a presigned URL.
+
+    Only attachments come here: the store answers with the Content-Disposition
+    and type we would send, and Range itself (If-Range against its own ETag,
+    not our SHA-256), but not with our sandbox CSP, which an inline preview
+    needs. As with `_hand_off`, the span
+    it is asked to send is charged now, once, and never given back; the URL
+    can be used again until it lapses, so only links without a limit come
+    here (their count is for show).
+    """
+    if counted is not None:
+        counted.claim(*span, blob.size)
+    location = get_storage().presigned_url(
+        blob.key,
+        disposition=content_disposition("attachment", blob.name),
+        content_type=blob.content_type,
+        expires=current_app.config["S3_PRESIGNED_EXPIRY_SECONDS"],
+    )
+    response = Response(status=302)
+    response.headers["Location"] = location
+    # The URL is a bearer token until it lapses: no cache may keep it, and the
+    # store is not told which page (a share link's, with its token) sent us.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    _protect(response)
+    return response
+
+
 def _with_body(
     blob: Blob,
     response: Response,
@@ -287,6 +311,9 @@ def _with_body(
         counted.claim(start, stop, blob.size)
         body = get_storage().read_range(blob.key, start, stop)
         response.response = _CountedBody(body, counted)
+    elif request.method == "HEAD":
+        # No body goes out, so none is opened (on S3 that would be a GET).
+        response.response = []
     else:
         response.response = _fast_body(blob.key, start, stop)
     response.direct_passthrough = True
@@ -298,15 +325,15 @@ def _fast_body(key: str, start: int, stop: int):
     """The bytes in the form the WSGI server sends fastest.
 
     A server's `wsgi.file_wrapper` gets an open local file (gunicorn hands it
-    to sendfile(2): no copy through Python); elsewhere, for a store without
-    local files, and for HEAD, which sends no body, an iterable of the blob's
-    bytes. A counted download keeps the iterable (see `_CountedBody`): only
-    it can tell whether every byte went out.
+    to sendfile(2): no copy through Python); elsewhere, and for a store
+    without local files, an iterable of the blob's bytes. A counted download
+    keeps the iterable (see `_CountedBody`): only it can tell whether every
+    byte went out.
     """
     wrapper = request.environ.get("wsgi.file_wrapper")
     storage = get_storage()
     local = isinstance(storage, LocalPaths)
-    if wrapper is None or request.method == "HEAD" or not local:
+    if wrapper is None or not local:
         return storage.read_range(key, start, stop)
     return wrapper(storage.open_window(key, start, stop), READ_CHUNK)
 

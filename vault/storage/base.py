@@ -12,10 +12,12 @@ backend class:
 
 - `LocalPaths`: blobs are files on this machine (a proxy's X-Accel-Redirect or
   X-Sendfile, and sendfile(2), need a path);
-- `Capacity`: the store can say how much room is left.
+- `Capacity`: the store can say how much room is left;
+- `PresignedUrls`: the store can sign a short-lived URL that serves one blob
+  itself (downloads may redirect there, see VAULT_S3_PRESIGNED_DOWNLOADS).
 
-A capability joins this list with its first caller (presigned downloads and
-server-side copies are next).
+A capability joins this list with its first caller (server-side copies are
+next).
 """
 
 import re
@@ -240,3 +242,18 @@ class Capacity(Protocol):
 
     def capacity(self) -> tuple[int, int]:
         """Return the bytes free and the bytes in all where the blobs go."""
+
+
+@runtime_checkable
+class PresignedUrls(Protocol):
+    """The store can hand out a short-lived URL that serves one blob itself."""
+
+    def presigned_url(
+        self, key: str, *, disposition: str, content_type: str, expires: int
+    ) -> str:
+        """Sign a GET of a blob for `expires` seconds.
+
+        Whoever holds the URL may read the blob until then: it is a bearer
+        token. The store answers it with exactly this `Content-Disposition`
+        and `Content-Type`; nothing is checked or fetched now.
+        """

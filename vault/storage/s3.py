@@ -56,6 +56,9 @@ class S3Storage:
             or os.environ.get("AWS_DEFAULT_REGION"),
             config=Config(
                 s3={"addressing_style": "path" if path_style else "auto"},
+                # botocore would sign a presigned URL with SigV2 for a custom
+                # endpoint; AWS regions opened since 2014 refuse SigV2.
+                signature_version="s3v4",
                 retries={"mode": "standard"},
                 max_pool_connections=32,
             ),
@@ -121,6 +124,27 @@ class S3Storage:
             self._head(key)  # a missing blob still fails now
             return ObjectRange(None)
         return ObjectRange(self._get(key, Range=f"bytes={start}-{stop - 1}"))
+
+    def presigned_url(
+        self, key: str, *, disposition: str, content_type: str, expires: int
+    ) -> str:
+        """Sign a GetObject whose answer carries our name and type (no request).
+
+        The signature covers these response overrides and the expiry, so the
+        holder can change neither. The bytes cannot go into a shared cache
+        under a URL that is a bearer token.
+        """
+        return self.client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.name,
+                "Key": self.object_key(key),
+                "ResponseContentDisposition": disposition,
+                "ResponseContentType": content_type,
+                "ResponseCacheControl": "private, no-store",
+            },
+            ExpiresIn=expires,
+        )
 
     def open(self, key: str):
         """Copy a blob into a temporary file (seekable, as Pillow wants)."""
