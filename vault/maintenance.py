@@ -73,15 +73,20 @@ class Sweeper:
         while not self._stopping.wait(self._seconds):
             with self._app.app_context():
                 try:
-                    swept = sweep_unless_busy()
-                    if swept is not None and any(swept):
-                        self._app.logger.info(
-                            "cleanup: %d expired uploads (%d bytes), "
-                            "%d expired reservations",
-                            *swept,
-                        )
+                    self._log(sweep_unless_busy())
                 except Exception:
                     # The next round tries again; the operator sees why.
                     self._app.logger.exception("cleanup failed")
                 finally:
                     db.session.remove()
+
+    def _log(self, swept: tuple[int, int, int] | None) -> None:
+        # At INFO: an operator who wants to see the sweeps turns it on.
+        if swept is None:
+            self._app.logger.info("cleanup: skipped, another process is sweeping")
+        else:
+            self._app.logger.info(
+                "cleanup: removed %d expired uploads (%d bytes), "
+                "released %d expired reservations",
+                *swept,
+            )
