@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import random
+import re
 import threading
 import time
 
@@ -20,12 +21,13 @@ import requests
 from tusclient.client import TusClient
 
 from tests import factories
-from tests.cluster import cluster, wait_for
+from tests.cluster import cluster, main_config, wait_for
 from tests.conftest import PASSWORD, TEST_DATABASE_URL, base_config, csrf_token_from
 from tests.conftest import fresh_app as fresh
 from tests.helpers import blobs, node, set_quota
 from tests.s3server import new_bucket
-from tests.test_nginx import NGINX
+from tests.servers import PROJECT_ROOT, free_port
+from tests.test_nginx import NGINX, assert_nginx_accepts
 from tests.test_shares_public import link_row, make_link
 from tests.tus import expire, state
 from vault.extensions import db
@@ -355,3 +357,14 @@ def tus_upload_of_five_bytes(servers, headers, index: int) -> str:
     )
     assert patched.status_code == 204, patched.text
     return url
+
+
+def test_nginx_accepts_the_upstreams_of_the_scale_out_guide(tmp_path):
+    guide = (PROJECT_ROOT / "docs" / "deploy" / "scale-out.md").read_text()
+    [example] = re.findall(r"```nginx\n(.*?)```", guide, re.DOTALL)
+    server = example.replace(
+        "server {", f"server {{\n    listen 127.0.0.1:{free_port()};"
+    )
+    (tmp_path / "nginx.conf").write_text(main_config(tmp_path, server))
+
+    assert_nginx_accepts(tmp_path)
