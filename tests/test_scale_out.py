@@ -88,8 +88,18 @@ def ports_of(requests_logged: list[str]) -> list[str]:
     return [line.rsplit(":", 1)[1] for line in requests_logged]
 
 
-def logged_since(servers, seen: int, prefix: str) -> list[str]:
-    return [line for line in servers.logged()[seen:] if line.startswith(prefix)]
+def logged_since(servers, seen: int, prefix: str, count: int) -> list[str]:
+    """The `count` requests starting with `prefix` nginx logged after line `seen`.
+
+    nginx logs a request once its answer is sent: the client may have the
+    answer a moment before the line is written.
+    """
+
+    def lines():
+        return [line for line in servers.logged()[seen:] if line.startswith(prefix)]
+
+    wait_for(lambda: len(lines()) >= count, seconds=5)
+    return lines()
 
 
 def run_together(count, action) -> list:
@@ -115,7 +125,7 @@ def test_nginx_hands_requests_to_each_server_in_turn(servers, person):
     for _ in range(6):
         assert requests.get(f"{servers.url}/login", timeout=10).status_code == 200
 
-    answered = ports_of(logged_since(servers, seen, "GET /login "))
+    answered = ports_of(logged_since(servers, seen, "GET /login ", 6))
     ours = [str(port) for port in servers.ports]
     assert sorted(answered) == sorted(ours * 3)
     assert all(a != b for a, b in zip(answered, answered[1:], strict=False))
@@ -204,7 +214,7 @@ def test_a_tus_client_through_nginx_finishes_with_the_right_hash(
 
     uploader.upload()
 
-    patches = logged_since(servers, seen, "PATCH ")
+    patches = logged_since(servers, seen, "PATCH ", 9)
     assert [line.split()[2] for line in patches] == ["204"] * 9
     assert set(ports_of(patches)) == {str(port) for port in servers.ports}
     upload_id = uploader.url.rsplit("/", 1)[1]
@@ -232,7 +242,7 @@ def test_concurrent_uploads_through_both_servers_stay_within_the_quota(
     statuses = run_together(12, upload)
 
     assert sorted(statuses) == [201] * 5 + [507] * 7
-    answered = ports_of(logged_since(servers, seen, "POST /api/v1/files "))
+    answered = ports_of(logged_since(servers, seen, "POST /api/v1/files ", 12))
     assert set(answered) == {str(port) for port in servers.ports}
     held = state(shared_app, user)
     assert (held["used"], held["reserved"], held["reservations"]) == (5 * MiB, 0, 0)
@@ -253,7 +263,7 @@ def test_a_download_limit_holds_across_both_servers(shared_app, servers, person)
     results = run_together(10, download)
 
     assert sorted(results) == [(200, True)] * 3 + [(410, False)] * 7
-    answered = ports_of(logged_since(servers, seen, "GET /s/"))
+    answered = ports_of(logged_since(servers, seen, "GET /s/", 10))
     assert set(answered) == {str(port) for port in servers.ports}
     assert link_row(shared_app, link).download_units == 3 * UNIT
 
