@@ -161,6 +161,37 @@ def test_a_session_made_on_one_server_works_on_the_other(servers, person):
     assert forged.status_code == 400
 
 
+def test_a_browser_through_nginx_meets_both_servers(servers, person):
+    email = person[0]
+    browser = requests.Session()
+    seen = len(servers.logged())
+
+    token = csrf_token_from(browser.get(f"{servers.url}/login", timeout=10).text)
+    signed_in = browser.post(
+        f"{servers.url}/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+        timeout=10,
+    )
+    account = browser.get(f"{servers.url}/account", timeout=10)
+    made = browser.post(
+        f"{servers.url}/account/tokens",
+        data={"name": "through nginx", "csrf_token": csrf_token_from(account.text)},
+        timeout=10,
+    )
+
+    assert (signed_in.status_code, account.status_code, made.status_code) == (
+        302,
+        200,
+        201,
+    )
+    assert email in account.text
+    # Each request went to the other server than the one before it.
+    answered = ports_of(logged_since(servers, seen, "", 4))
+    assert len(answered) == 4
+    assert all(a != b for a, b in zip(answered, answered[1:], strict=False))
+
+
 def test_a_tus_upload_whose_chunks_alternate_between_servers(
     shared_app, servers, person
 ):
