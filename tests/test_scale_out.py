@@ -409,3 +409,11 @@ def test_nginx_accepts_the_upstreams_of_the_scale_out_guide(tmp_path):
     (tmp_path / "nginx.conf").write_text(main_config(tmp_path, server))
 
     assert_nginx_accepts(tmp_path)
+
+
+def test_the_servers_write_nothing_into_their_instance_folders(servers, person):
+    assert requests.get(f"{servers.url}/login", timeout=10).status_code == 200
+    for index in (0, 1):
+        folder = servers.run_dir / f"instance-{index}"
+        # Only the config.py the test put there: no key, database or bytes.
+        assert [path.name for path in folder.iterdir()] == ["config.py"]
