@@ -45,8 +45,40 @@ class Cluster:
     def logged(self) -> list[str]:
         return (self.run_dir / "access.log").read_text().splitlines()
 
+    def logged_since(self, seen: int, prefix: str, count: int) -> list[str]:
+        """The `count` requests starting with `prefix` logged after line `seen`.
+
+        nginx logs a request once its answer is sent: the client may have the
+        answer a moment before the line is written.
+        """
+
+        def lines():
+            return [line for line in self.logged()[seen:] if line.startswith(prefix)]
+
+        wait_for(lambda: len(lines()) >= count, seconds=5)
+        return lines()
+
+    @staticmethod
+    def answered_by(lines: list[str]) -> list[str]:
+        """The ports of the servers that answered these logged requests."""
+        return [line.rsplit(":", 1)[1] for line in lines]
+
     def server_log(self, index: int) -> str:
         return (self.run_dir / f"gunicorn-{index}.log").read_text()
+
+    def sweeps(self, index: int) -> tuple[int, int]:
+        """How many sweeps a server's log shows done, and skipped."""
+        log = self.server_log(index)
+        return log.count("cleanup: removed"), log.count("cleanup: skipped")
+
+    def uploads_swept(self) -> int:
+        """How many expired uploads the sweeps of both servers say they removed."""
+        lines = (self.server_log(0) + self.server_log(1)).splitlines()
+        return sum(
+            int(line.split("cleanup: removed ")[1].split()[0])
+            for line in lines
+            if "cleanup: removed " in line
+        )
 
 
 def main_config(run_dir: Path, server: str) -> str:

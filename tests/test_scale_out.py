@@ -13,7 +13,6 @@ import hashlib
 import io
 import random
 import re
-import threading
 import time
 
 import pytest
@@ -28,6 +27,7 @@ from tests.helpers import blobs, node, set_quota
 from tests.s3server import new_bucket
 from tests.servers import PROJECT_ROOT, free_port
 from tests.test_nginx import NGINX, assert_nginx_accepts
+from tests.test_quotas_concurrency import run_together
 from tests.test_shares_public import link_row, make_link
 from tests.tus import expire, state
 from vault.extensions import db
@@ -83,49 +83,12 @@ def person(shared_app):
     return email, user, {"Authorization": f"Bearer {token}"}
 
 
-def ports_of(requests_logged: list[str]) -> list[str]:
-    """The ports of the servers that answered these requests, in log order."""
-    return [line.rsplit(":", 1)[1] for line in requests_logged]
-
-
-def logged_since(servers, seen: int, prefix: str, count: int) -> list[str]:
-    """The `count` requests starting with `prefix` nginx logged after line `seen`.
-
-    nginx logs a request once its answer is sent: the client may have the
-    answer a moment before the line is written.
-    """
-
-    def lines():
-        return [line for line in servers.logged()[seen:] if line.startswith(prefix)]
-
-    wait_for(lambda: len(lines()) >= count, seconds=5)
-    return lines()
-
-
-def run_together(count, action) -> list:
-    """Run action(0..count-1) in threads released at once; return the results."""
-    start = threading.Barrier(count)
-    results = [None] * count
-
-    def run(index):
-        start.wait()
-        results[index] = action(index)
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert None not in results, "a request hung"
-    return results
-
-
 def test_nginx_hands_requests_to_each_server_in_turn(servers, person):
     seen = len(servers.logged())
     for _ in range(6):
         assert requests.get(f"{servers.url}/login", timeout=10).status_code == 200
 
-    answered = ports_of(logged_since(servers, seen, "GET /login ", 6))
+    answered = servers.answered_by(servers.logged_since(seen, "GET /login ", 6))
     ours = [str(port) for port in servers.ports]
     assert sorted(answered) == sorted(ours * 3)
     assert all(a != b for a, b in zip(answered, answered[1:], strict=False))
@@ -187,7 +150,7 @@ def test_a_browser_through_nginx_meets_both_servers(servers, person):
     )
     assert email in account.text
     # Each request went to the other server than the one before it.
-    answered = ports_of(logged_since(servers, seen, "", 4))
+    answered = servers.answered_by(servers.logged_since(seen, "", 4))
     assert len(answered) == 4
     assert all(a != b for a, b in zip(answered, answered[1:], strict=False))
 
@@ -245,9 +208,9 @@ def test_a_tus_client_through_nginx_finishes_with_the_right_hash(
 
     uploader.upload()
 
-    patches = logged_since(servers, seen, "PATCH ", 9)
+    patches = servers.logged_since(seen, "PATCH ", 9)
     assert [line.split()[2] for line in patches] == ["204"] * 9
-    assert set(ports_of(patches)) == {str(port) for port in servers.ports}
+    assert set(servers.answered_by(patches)) == {str(port) for port in servers.ports}
     upload_id = uploader.url.rsplit("/", 1)[1]
     with shared_app.app_context():
         file_id = db.session.get(ResumableUpload, upload_id).file_id
@@ -273,7 +236,9 @@ def test_concurrent_uploads_through_both_servers_stay_within_the_quota(
     statuses = run_together(12, upload)
 
     assert sorted(statuses) == [201] * 5 + [507] * 7
-    answered = ports_of(logged_since(servers, seen, "POST /api/v1/files ", 12))
+    answered = servers.answered_by(
+        servers.logged_since(seen, "POST /api/v1/files ", 12)
+    )
     assert set(answered) == {str(port) for port in servers.ports}
     held = state(shared_app, user)
     assert (held["used"], held["reserved"], held["reservations"]) == (5 * MiB, 0, 0)
@@ -294,25 +259,9 @@ def test_a_download_limit_holds_across_both_servers(shared_app, servers, person)
     results = run_together(10, download)
 
     assert sorted(results) == [(200, True)] * 3 + [(410, False)] * 7
-    answered = ports_of(logged_since(servers, seen, "GET /s/", 10))
+    answered = servers.answered_by(servers.logged_since(seen, "GET /s/", 10))
     assert set(answered) == {str(port) for port in servers.ports}
     assert link_row(shared_app, link).download_units == 3 * UNIT
-
-
-def sweeps_logged(servers, index: int) -> tuple[int, int]:
-    """How many sweeps a server's log shows done, and skipped."""
-    log = servers.server_log(index)
-    return log.count("cleanup: removed"), log.count("cleanup: skipped")
-
-
-def removed_logged(servers, index: int) -> int:
-    """How many expired uploads a server's sweeps say they removed."""
-    lines = servers.server_log(index).splitlines()
-    return sum(
-        int(line.split("cleanup: removed ")[1].split()[0])
-        for line in lines
-        if "cleanup: removed " in line
-    )
 
 
 def test_both_servers_sweep_one_at_a_time_and_nothing_twice(
@@ -320,15 +269,15 @@ def test_both_servers_sweep_one_at_a_time_and_nothing_twice(
 ):
     email, user, headers = person
     urls = [tus_upload_of_five_bytes(servers, headers, index) for index in range(6)]
-    removed_before = removed_logged(servers, 0) + removed_logged(servers, 1)
+    removed_before = servers.uploads_swept()
 
     with shared_app.app_context(), sweep_lock_taken() as held:
         for url in urls:
             expire(shared_app, url)
         before = state(shared_app, user)
-        skipped_before = [sweeps_logged(servers, index)[1] for index in (0, 1)]
+        skipped_before = [servers.sweeps(index)[1] for index in (0, 1)]
         time.sleep(8 * SWEEP_SECONDS)  # every process tries a few times
-        skipped_during = [sweeps_logged(servers, index)[1] for index in (0, 1)]
+        skipped_during = [servers.sweeps(index)[1] for index in (0, 1)]
         during = state(shared_app, user)
 
     assert held is True
@@ -336,8 +285,8 @@ def test_both_servers_sweep_one_at_a_time_and_nothing_twice(
     assert during == before
     assert all(b > a for a, b in zip(skipped_before, skipped_during, strict=True))
     assert wait_for(lambda: holds_nothing(shared_app, user))
-    assert all(sweeps_logged(servers, index)[0] > 0 for index in (0, 1))
-    removed = removed_logged(servers, 0) + removed_logged(servers, 1)
+    assert all(servers.sweeps(index)[0] > 0 for index in (0, 1))
+    removed = servers.uploads_swept()
     assert removed - removed_before == 6
     assert "cleanup failed" not in servers.server_log(0) + servers.server_log(1)
 
