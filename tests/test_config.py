@@ -86,3 +86,24 @@ def test_a_file_url_places_the_store_and_names_its_directory(tmp_path):
 def test_a_store_url_that_names_no_store_is_refused(tmp_path, url):
     with pytest.raises(ValueError, match="VAULT_STORAGE_URL"):
         _app_with_storage(tmp_path, STORAGE_URL=url)
+
+
+def test_an_instance_folder_of_its_own_holds_its_config_and_key(tmp_path, monkeypatch):
+    instance = tmp_path / "server-a"
+    instance.mkdir()
+    (instance / "config.py").write_text("REGISTRATION = 'open'\n")
+    monkeypatch.setenv("VAULT_INSTANCE_DIR", str(instance))
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/vault.db"})
+
+    assert app.instance_path == str(instance)
+    assert app.config["REGISTRATION"] == "open"
+    assert app.config["STORAGE_DIR"] == str(instance / "storage")
+    assert app.config["SECRET_KEY"] == (instance / "secret_key").read_text()
+
+
+def test_an_instance_folder_must_be_an_absolute_path(monkeypatch):
+    monkeypatch.setenv("VAULT_INSTANCE_DIR", "instance-b")
+
+    with pytest.raises(ValueError, match="VAULT_INSTANCE_DIR"):
+        create_app({"SECRET_KEY": "test"})

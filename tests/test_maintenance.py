@@ -8,6 +8,7 @@ import pytest
 from tests.tus import NOTHING, Tus, expire, state
 from vault import create_app, maintenance
 from vault.extensions import db
+from vault.services import exclusive
 
 
 @pytest.fixture
@@ -84,3 +85,67 @@ def test_commands_start_no_thread(runner):
 
     assert result.exit_code == 0, result.output
     assert cleanup_threads() == 0
+
+
+def expired_upload(app, client, headers) -> str:
+    """Start an upload of 10 bytes, send 5, and let it expire; return its URL."""
+    tus = Tus(client, headers)
+    url = tus.start(10)
+    assert tus.patch(url, b"hello", 0).status_code == 204
+    expire(app, url)
+    return url
+
+
+def test_a_sweep_skips_its_turn_while_another_process_sweeps(
+    app, client, alice, api_headers, sweeper
+):
+    sweeper.stop()  # this test sweeps by hand
+    expired_upload(app, client, api_headers(alice))
+    held_before = state(app, alice)
+
+    with app.app_context():
+        with exclusive.only_one("sweep") as held:
+            busy = maintenance.sweep_unless_busy()
+            during = state(app, alice)
+        after = maintenance.sweep_unless_busy()
+
+    assert held is True
+    assert busy is None
+    assert during == held_before != NOTHING
+    assert after == (1, 5, 0)
+    assert state(app, alice) == NOTHING
+
+
+def test_the_lock_is_held_by_one_at_a_time(app):
+    with app.app_context():
+        with exclusive.only_one("sweep") as first:
+            with exclusive.only_one("sweep") as second:
+                with exclusive.only_one("other work") as other_work:
+                    pass
+        with exclusive.only_one("sweep") as again:
+            pass
+
+    assert (first, second, other_work, again) == (True, False, True, True)
+
+
+def test_the_sweeper_thread_waits_for_the_lock(
+    app, client, alice, api_headers, sweeper
+):
+    expired_upload(app, client, api_headers(alice))
+
+    with app.app_context(), exclusive.only_one("sweep") as held:
+        client.get("/login")  # starts the thread: it sweeps every 0.2 s
+        time.sleep(1)
+        while_held = state(app, alice)
+
+    assert held is True
+    assert while_held["uploads"] == 1
+    assert wait_for(lambda: state(app, alice) == NOTHING)
+
+
+def test_the_command_says_so_when_another_process_sweeps(app, runner):
+    with app.app_context(), exclusive.only_one("sweep"):
+        result = runner.invoke(args=["cleanup"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output == "Another process is sweeping right now; it does the work.\n"

@@ -22,7 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the app; the schema is applied by `flask db upgrade`."""
     app = Flask(
         __name__,
-        instance_path=os.path.join(PROJECT_ROOT, "instance"),
+        instance_path=_instance_path(),
         instance_relative_config=True,
         template_folder=os.path.join(PROJECT_ROOT, "templates"),
         static_folder=os.path.join(PROJECT_ROOT, "static"),
@@ -51,6 +51,20 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     cli.init_app(app)
     return app
+
+
+def _instance_path() -> str:
+    """The instance folder: VAULT_INSTANCE_DIR, else `instance/` in the project.
+
+    Read before any configuration, since instance/config.py lives there. Each
+    app server of a scaled-out deployment has its own (docs/deploy/scale-out.md).
+    """
+    path = os.environ.get("VAULT_INSTANCE_DIR")
+    if not path:
+        return os.path.join(PROJECT_ROOT, "instance")
+    if not os.path.isabs(path):
+        raise ValueError("VAULT_INSTANCE_DIR must be an absolute path")
+    return path
 
 
 def _wrap_wsgi(app: Flask) -> None:

@@ -41,7 +41,11 @@ def purge_trash() -> None:
 @with_appcontext
 def cleanup() -> None:
     """Remove expired resumable uploads and release quota nobody renewed."""
-    count, received, released = maintenance.sweep()
+    swept = maintenance.sweep_unless_busy()
+    if swept is None:
+        click.echo("Another process is sweeping right now; it does the work.")
+        return
+    count, received, released = swept
     click.echo(
         f"Removed {count} expired upload{'s' if count != 1 else ''} "
         f"({format_size(received)} received)."

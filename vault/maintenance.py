@@ -2,9 +2,11 @@
 
 Every serving process runs a daemon thread, started by its first request, that
 every VAULT_CLEANUP_SECONDS (0 turns it off) removes expired resumable uploads
-and releases quota that dead uploads still hold. Several processes sweeping at
-once is harmless: each row is removed by one of them only, and bytes only by
-the one that removed the row.
+and releases quota that dead uploads still hold. However many processes and
+app servers do so, one sweeps at a time: a sweep takes a lock they share
+(vault/services/exclusive.py), and a process that finds it taken skips its
+turn. Even without it no work would be done twice: each row is removed by one
+process only, and bytes only by the one that removed the row.
 """
 
 import os
@@ -13,7 +15,7 @@ import threading
 from flask import Flask
 
 from vault.extensions import db
-from vault.services import quotas, resumable_expiry
+from vault.services import exclusive, quotas, resumable_expiry
 
 
 def init_app(app: Flask) -> None:
@@ -31,6 +33,12 @@ def sweep() -> tuple[int, int, int]:
     """
     count, received = resumable_expiry.remove_expired()
     return count, received, quotas.release_expired()
+
+
+def sweep_unless_busy() -> tuple[int, int, int] | None:
+    """Sweep, unless another process is sweeping now: then return None."""
+    with exclusive.only_one("sweep") as held:
+        return sweep() if held else None
 
 
 class Sweeper:
@@ -65,9 +73,20 @@ class Sweeper:
         while not self._stopping.wait(self._seconds):
             with self._app.app_context():
                 try:
-                    sweep()
+                    self._log(sweep_unless_busy())
                 except Exception:
                     # The next round tries again; the operator sees why.
                     self._app.logger.exception("cleanup failed")
                 finally:
                     db.session.remove()
+
+    def _log(self, swept: tuple[int, int, int] | None) -> None:
+        # At INFO: an operator who wants to see the sweeps turns it on.
+        if swept is None:
+            self._app.logger.info("cleanup: skipped, another process is sweeping")
+        else:
+            self._app.logger.info(
+                "cleanup: removed %d expired uploads (%d bytes), "
+                "released %d expired reservations",
+                *swept,
+            )
