@@ -135,7 +135,7 @@ def cluster(app, run_dir: Path, balancing="round-robin", **settings):
             environment = gunicorn_environment(
                 app,
                 port,
-                instance_path=instance,
+                instance_dir=instance,
                 trusted_proxies=1,
                 trusted_hosts="127.0.0.1",
                 **settings,
