@@ -220,8 +220,8 @@ def test_a_dry_run_only_reports(app, runner, stored, target):
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("ftp://example/x", "must be file:///absolute/path or s3://bucket/prefix"),
-        ("file://relative", "must be file:///absolute/path or s3://bucket/prefix"),
+        ("ftp://example/x", "Not a store: 'ftp://example/x'. Give s3://BUCKET/"),
+        ("file://relative", "Not a store: 'file://relative'. Give s3://BUCKET/"),
         ("s3://vault-no-such-bucket/x", "Cannot write to s3://vault-no-such-bucket/x"),
     ],
 )

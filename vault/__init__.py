@@ -110,7 +110,7 @@ def _configure_storage(app: Flask) -> None:
     if recorded and explicit and explicit != recorded:
         app.logger.warning(
             "VAULT_STORAGE_URL is %s, but `storage migrate` moved the bytes to %s:"
-            " using %s as told. Files stored since the switch-over are not there.",
+            " using %s as told; files uploaded since the switch-over are not in it.",
             explicit,
             recorded,
             explicit,

@@ -87,8 +87,10 @@ def migrate(
     """
     try:
         target_url = storage_url(to, "")
-    except ValueError as error:
-        raise MigrationError(str(error)) from None
+    except ValueError:
+        raise MigrationError(
+            f"Not a store: {to!r}. Give s3://BUCKET/PREFIX or file:///absolute/path."
+        ) from None
     current_url = current_app.config["STORAGE_URL"]
     if target_url == current_url:
         return _catch_up(target_url, dry_run, progress)
