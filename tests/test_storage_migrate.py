@@ -17,6 +17,8 @@ from tests import helpers
 from tests.conftest import AuthActions
 from tests.factories import image_bytes
 from tests.s3server import new_bucket
+from tests.tus import Tus
+from tests.tus import state as tus_state
 from vault import create_app
 from vault.extensions import db
 from vault.services import storage_switch
@@ -63,6 +65,12 @@ def restarted(app_config):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def reserved(app, user) -> tuple[int, int]:
+    """Bytes held for the user's uploads, and how many unfinished uploads."""
+    held = tus_state(app, user)
+    return held["reserved"], held["uploads"]
 
 
 def recorded(app) -> str | None:
@@ -260,3 +268,21 @@ def test_an_explicit_storage_url_wins_and_says_so(
     assert f"VAULT_STORAGE_URL is {elsewhere}, but `storage migrate` moved" in (
         caplog.text
     )
+
+
+def test_an_unfinished_tus_upload_is_refused_after_the_switch_and_frees_its_quota(
+    app, app_config, runner, alice, stored, target, api_headers
+):
+    headers = api_headers(alice)
+    url = Tus(app.test_client(), headers).start(10)
+    assert Tus(app.test_client(), headers).patch(url, b"hello", 0).status_code == 204
+    assert reserved(app, alice) == (10, 1)
+    assert migrate(runner, "--to", target).exit_code == 0
+
+    with restarted(app_config) as moved:
+        response = Tus(moved.test_client(), headers).patch(url, b"world", 5)
+
+    assert helpers.error_of(response, 404)["message"] == (
+        "This upload's bytes are gone; start it again."
+    )
+    assert reserved(app, alice) == (0, 0)
