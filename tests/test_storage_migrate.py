@@ -243,6 +243,16 @@ def test_a_target_that_cannot_work_is_refused(app, runner, stored, url, message)
     assert recorded(app) is None
 
 
+def test_a_dry_run_refuses_a_bucket_it_cannot_list(app, runner, stored):
+    new_bucket()
+
+    result = migrate(runner, "--to", "s3://vault-no-such-bucket/x", "--dry-run")
+
+    assert result.exit_code == 1
+    assert "Cannot read s3://vault-no-such-bucket/x: " in result.output
+    assert "NoSuchBucket" in result.output
+
+
 def test_the_current_store_is_not_a_target(app, runner, stored):
     result = migrate(runner, "--to", app.config["STORAGE_URL"])
 

@@ -96,7 +96,9 @@ def migrate(
         return _catch_up(target_url, dry_run, progress)
     source, target = get_storage(), open_store(target_url, current_app.config)
     outcome = Outcome(current_url, target_url)
-    if not dry_run:
+    if dry_run:
+        check_readable(target, target_url)
+    else:
         check_writable(target, target_url)
     _copy_in_passes(outcome, source, target, dry_run, progress)
     if dry_run or (outcome.problems and not force):
@@ -134,6 +136,14 @@ def check_writable(store: BlobStore, url: str) -> None:
     except Exception as error:  # noqa: BLE001
         writer.discard()
         raise MigrationError(f"Cannot write to {url}: {error}") from None
+
+
+def check_readable(store: BlobStore, url: str) -> None:
+    """List the store's first entry; MigrationError if it cannot be listed."""
+    try:
+        next(iter(store.scan()), None)
+    except Exception as error:  # noqa: BLE001 - as in check_writable
+        raise MigrationError(f"Cannot read {url}: {error}") from None
 
 
 def _copy_in_passes(outcome, source, target, dry_run, progress, max_passes=None):
