@@ -231,6 +231,7 @@ def test_a_dry_run_only_reports(app, runner, stored, target):
         ("ftp://example/x", "Not a store: 'ftp://example/x'. Give s3://BUCKET/"),
         ("file://relative", "Not a store: 'file://relative'. Give s3://BUCKET/"),
         ("s3://vault-no-such-bucket/x", "Cannot write to s3://vault-no-such-bucket/x"),
+        ("file:///proc/vault", "Cannot write to file:///proc/vault: "),
     ],
 )
 def test_a_target_that_cannot_work_is_refused(app, runner, stored, url, message):

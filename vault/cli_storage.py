@@ -48,7 +48,7 @@ def migrate(to: str, dry_run: bool, force: bool) -> None:
 def _conclude(outcome, dry_run: bool, force: bool) -> None:
     copied = sum(done.copied for done in outcome.passes)
     if dry_run:
-        click.echo(f"Dry run: nothing copied, still using {outcome.source}.")
+        click.echo("Dry run: nothing copied, nothing switched.")
     elif outcome.already:
         click.echo(
             f"Already switched to {outcome.target}: "

@@ -125,8 +125,9 @@ def _catch_up(target_url, dry_run, progress) -> Outcome:
 
 def check_writable(store: BlobStore, url: str) -> None:
     """Write and delete a small blob; MigrationError if the store refuses."""
-    writer = store.writer_at(PROBE_KEY)
+    writer = None
     try:
+        writer = store.writer_at(PROBE_KEY)
         writer.write(b"vault")
         writer.commit()
         store.delete(PROBE_KEY)
@@ -134,7 +135,8 @@ def check_writable(store: BlobStore, url: str) -> None:
     # Each backend raises its own errors (OSError, botocore's), which the
     # services do not import; any of them means the same here.
     except Exception as error:  # noqa: BLE001
-        writer.discard()
+        if writer is not None:
+            writer.discard()
         raise MigrationError(f"Cannot write to {url}: {error}") from None
 
 
