@@ -82,6 +82,32 @@ def test_a_discarded_blob_leaves_nothing(store, size):
     assert entries(store, StoredEntry.PARTIAL) == []
 
 
+@pytest.mark.parametrize("size", [0, PART_BYTES + MiB])
+def test_a_copy_keeps_the_key_another_store_made(store, size):
+    data = big_data(size)
+    key = f"{NAMESPACE}/{'e' * 32}"
+    discarded = store.writer_at(f"{OTHER}/{'f' * 32}")
+    discarded.write(data)
+    discarded.discard()
+    writer = store.writer_at(key)
+    writer.write(data)
+    assert not store.exists(key)
+
+    writer.commit()
+
+    assert writer.key == key
+    assert read_all(store, key) == data
+    assert writer.sha256 == hashlib.sha256(data).hexdigest()
+    assert [entry.key for entry in entries(store, StoredEntry.BLOB)] == [key]
+    assert entries(store, StoredEntry.PARTIAL) == []
+
+
+@pytest.mark.parametrize("key", ["a" * 32, "a" * 32 + "/../x", "../" + "a" * 32])
+def test_a_copy_under_a_key_the_vault_never_makes_is_refused(store, key):
+    with pytest.raises(ValueError):
+        store.writer_at(key)
+
+
 def test_ranges_read_only_their_bytes(store):
     data = data_of(5000)
     key = stored(store, data)

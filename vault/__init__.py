@@ -114,9 +114,23 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _configure_storage(app: Flask) -> None:
+    """Pick the store: VAULT_STORAGE_URL, else the recorded switch-over, else
+    VAULT_STORAGE_DIR (default: the instance folder's storage/)."""
+    from vault.services.storage_switch import recorded_url
+
     config = app.config
+    recorded = recorded_url(config["SQLALCHEMY_DATABASE_URI"])
+    explicit = config.get("STORAGE_URL")
+    if recorded and explicit and explicit != recorded:
+        app.logger.warning(
+            "VAULT_STORAGE_URL is %s, but `storage migrate` moved the bytes to %s:"
+            " using %s as told; files uploaded since the switch-over are not in it.",
+            explicit,
+            recorded,
+            explicit,
+        )
     config["STORAGE_URL"] = storage.storage_url(
-        config.get("STORAGE_URL"),
+        explicit or recorded,
         config["STORAGE_DIR"] or os.path.join(app.instance_path, "storage"),
     )
     # For what needs a directory (an nginx alias, the tests): the store's own.

@@ -25,8 +25,10 @@ def init_app(app) -> None:
     app.cli.add_command(purge_trash)
     app.cli.add_command(cleanup)
     from vault.cli_fsck import fsck
+    from vault.cli_storage import storage_cli
 
     app.cli.add_command(fsck)
+    app.cli.add_command(storage_cli)
 
 
 @click.command("purge-trash")

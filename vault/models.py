@@ -361,3 +361,18 @@ class ResumableUpload(db.Model):
     # The file the upload became, set in the transaction that adds it. Not a
     # foreign key: the file may be deleted since, the upload stays complete.
     file_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class Setting(db.Model):
+    """A setting the vault recorded itself, shared by every app server.
+
+    `storage.url` is where `flask storage migrate` switched the bytes to (read
+    at start, see vault/storage/switch.py); `storage.previous_url` where they
+    were before.
+    """
+
+    __tablename__ = "settings"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

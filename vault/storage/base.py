@@ -139,6 +139,14 @@ class BlobStore(Protocol):
     def new_writer(self, namespace: str) -> BlobWriter:
         """Start a new blob under `namespace` with a fresh random key."""
 
+    def writer_at(self, key: str) -> BlobWriter:
+        """Start a blob under a key another store made; commit replaces it.
+
+        For copying a store (`flask storage migrate`): a key is made once, by
+        `new_writer`, and keeps its name in every store. Meant for a key this
+        store lacks: discarding may also drop a blob already there.
+        """
+
     def open(self, key: str) -> BinaryIO:
         """Open a blob for reading (seekable); FileNotFoundError if it is gone."""
 

@@ -119,15 +119,16 @@ class LocalStorage:
 
     def new_writer(self, namespace: str) -> BlobWriter:
         """Start a new blob under `namespace` with a fresh random key."""
-        directory = os.path.join(self.root, check_key_part(namespace))
+        return self.writer_at(f"{namespace}/{secrets.token_hex(16)}")
+
+    def writer_at(self, key: str) -> BlobWriter:
+        final_path = self._path(key)
+        directory = os.path.dirname(final_path)
         with full_disk_as_storage_full():
             os.makedirs(self.root, mode=0o700, exist_ok=True)
             os.makedirs(directory, mode=0o700, exist_ok=True)
-        name = secrets.token_hex(16)
         temp_path = os.path.join(directory, PARTIAL_PREFIX + secrets.token_hex(16))
-        return BlobWriter(
-            f"{namespace}/{name}", os.path.join(directory, name), temp_path
-        )
+        return BlobWriter(key, final_path, temp_path)
 
     def path(self, key: str) -> str:
         """Return a blob's absolute path, for a proxy that sends the file itself."""

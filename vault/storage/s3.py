@@ -87,9 +87,10 @@ class S3Storage:
         self.client.put_object(Bucket=self.name, Key=self.object_key(key), Body=data)
 
     def new_writer(self, namespace: str) -> S3BlobWriter:
-        return S3BlobWriter(
-            self, f"{check_key_part(namespace)}/{secrets.token_hex(16)}"
-        )
+        return self.writer_at(f"{namespace}/{secrets.token_hex(16)}")
+
+    def writer_at(self, key: str) -> S3BlobWriter:
+        return S3BlobWriter(self, key)
 
     def _head(self, key: str) -> dict:
         try:
