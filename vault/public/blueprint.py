@@ -45,7 +45,7 @@ def open_link(token: str, kind: str | None = "download", unlocked=True) -> Share
     NotFound for an unknown token or the wrong kind of link, Gone for one that
     stopped working, PasswordRequired (401) until this link is unlocked.
     """
-    share = g.share = share_access.resolve(token, visitor())
+    share = g.share = share_access.active_link(token, visitor())
     if kind is not None and share.kind != kind:
         raise NotFound("This link has no such page.")
     if unlocked and not is_unlocked(share):

@@ -134,7 +134,7 @@ def _link_need(share: ShareLink) -> Need:
 
 
 def _link_is_open(share: ShareLink):
-    # The door (share_access.resolve) checked this when the visit began; asked
+    # The door (share_access.active_link) checked this when the visit began; asked
     # again here so that a principal kept longer cannot outlive its link.
     open_link = select(ShareLink.id).where(
         ShareLink.id == share.id, ShareLink.open_at(utcnow())

@@ -47,7 +47,7 @@ class Visitor:
     user_agent: str = ""
 
 
-def resolve(
+def active_link(
     token: str, visitor: Visitor | None = None, now: datetime | None = None
 ) -> ShareLink:
     """Return the active link for a token.
