@@ -1,15 +1,18 @@
-"""Big uploads into S3: parts cut exactly, sent beside the caller, memory bounded.
+"""Big transfers with S3: parts cut exactly and sent beside the caller, memory
+bounded; reads done a piece or two ahead.
 
 These run on the test S3 server (moto, tests/s3server.py) through boto3.
 """
 
 import hashlib
 import os
+import threading
 import tracemalloc
 
 import pytest
 
 from tests.s3server import new_bucket
+from vault.storage.read_ahead import ReadAhead
 from vault.storage.s3 import S3Storage
 from vault.storage.s3_parts import PART_BYTES, PartBuffers
 from vault.storage.s3_writers import Multipart
@@ -94,3 +97,48 @@ def test_parts_are_cut_exactly_and_two_buffers_take_turns(piece):
     assert [len(part) for part in sent] == [PART_BYTES] * 4
     assert b"".join(sent) + rest == data
     assert len(buffers) <= 2
+
+
+def test_a_read_ahead_passes_every_piece_then_closes_its_source():
+    closed = threading.Event()
+    pieces = [os.urandom(100) for _ in range(10)]
+    ahead = ReadAhead(iter(pieces), closed.set)
+    assert list(ahead) == pieces
+    assert closed.wait(5)
+
+
+def test_a_read_ahead_stopped_early_closes_its_source():
+    closed = threading.Event()
+    endless = iter(lambda: b"x" * 1024, None)
+    ahead = ReadAhead(endless, closed.set)
+    first = next(iter(ahead))
+    ahead.close()
+    assert first == b"x" * 1024
+    assert closed.wait(5)
+
+
+def test_a_read_ahead_raises_its_sources_error():
+    def failing():
+        yield b"first"
+        raise OSError("connection reset")
+
+    ahead = ReadAhead(failing(), lambda: None)
+    received = []
+    with pytest.raises(OSError, match="connection reset"):
+        for piece in ahead:
+            received.append(piece)
+    assert received == [b"first"]
+
+
+def test_an_object_read_stopped_early_closes_its_body(store):
+    key = f"{NAMESPACE}/{'1' * 32}"
+    store.put(key, os.urandom(5 * MiB))
+    body = store.read_range(key, 0, 5 * MiB)
+    pieces = iter(body)
+    assert len(next(pieces)) == MiB
+    body.close()
+    pieces.close()
+    readers = [t for t in threading.enumerate() if t.name == "read-ahead"]
+    for reader in readers:
+        reader.join(5)
+    assert [reader for reader in readers if reader.is_alive()] == []

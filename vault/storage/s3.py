@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from vault.storage import s3_scan
 from vault.storage.base import LOST_FOUND, StoredEntry, check_key_part
 from vault.storage.hashing import READ_CHUNK
+from vault.storage.read_ahead import ReadAhead
 from vault.storage.s3_writers import (
     STATE_PREFIX,
     Multipart,
@@ -233,19 +234,27 @@ class S3Storage:
 
 
 class ObjectRange:
-    """Iterate over a GetObject body in large pieces; closing it ends the stream."""
+    """Iterate over a GetObject body in large pieces; closing it ends the stream.
+
+    The body is read on a thread of its own, a piece or two ahead, so that
+    the store and the client are not waited for in turn (see read_ahead).
+    """
 
     def __init__(self, body):
         self._body = body
+        self._ahead: ReadAhead | None = None
 
     def __iter__(self) -> Iterator[bytes]:
         if self._body is None:
             return
+        self._ahead = ReadAhead(self._body.iter_chunks(READ_CHUNK), self._body.close)
         try:
-            yield from self._body.iter_chunks(READ_CHUNK)
+            yield from self._ahead
         finally:
-            self._body.close()
+            self._ahead.close()
 
     def close(self) -> None:
-        if self._body is not None:
+        if self._ahead is not None:
+            self._ahead.close()  # its thread closes the body
+        elif self._body is not None:
             self._body.close()
