@@ -394,6 +394,8 @@ the end, on Ctrl-C, and (through `PR_SET_PDEATHSIG`) if the bench is killed.
 - `--size-mib`, `--uploads`, `--repeats`, `--wrk-seconds`, `--files`,
   `--servers vault,nginx`, `--tmp DIR` (the disk to measure; the default temp
   dir otherwise), `--output PATH`.
+- `--only s3`: the S3 section alone (vault on a moto bucket against boto3;
+  moto comes with the dev extra); with `--output` it rewrites only its part.
 - Run it on a quiet machine: the figures are only worth the ratios between
   servers measured in the same run."""
 

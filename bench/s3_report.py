@@ -22,7 +22,7 @@ from bench.report import (
     size_label,
 )
 from bench.s3 import BOTO3, VAULT
-from vault.storage.s3_writers import PART_BYTES
+from vault.storage.s3_parts import IN_FLIGHT, PART_BYTES
 
 BEGIN = "<!-- Written by `make bench` (bench/s3_report.py): the S3 section. -->"
 S3_END = "<!-- End of the S3 section. -->"
@@ -110,7 +110,7 @@ def section(results: Results, settings: Settings, quick: bool) -> str:
     ]
     if notes := missing(results):
         lines += ["Not measured:", ""] + [f"- {line}" for line in notes] + [""]
-    lines += [METHOD.format(part=PART_BYTES // 2**20), ""]
+    lines += [METHOD.format(part=PART_BYTES // 2**20, in_flight=IN_FLIGHT)]
     versions = ", ".join(
         f"{name} {machine.package(name)}" for name in ("moto", "boto3", "botocore")
     )
@@ -147,9 +147,10 @@ METHOD = """\
 - **vault**: `gunicorn -c gunicorn.conf.py wsgi:app` as in the main table,
   with `VAULT_STORAGE_URL=s3://BUCKET/vault`. The upload is the main table's
   multipart POST to `/api/v1/files`, streamed into a multipart upload of
-  {part} MiB parts (the SHA-256 checked against the file's); the download is
-  `GET /api/v1/files/<id>/content`, which streams the object's GetObject body
-  through the worker in 1 MiB pieces.
+  {part} MiB parts, {in_flight} in flight (the SHA-256 checked against the
+  file's); the download is `GET /api/v1/files/<id>/content`, which streams the
+  object's GetObject body through the worker in 1 MiB pieces, read a piece or
+  two ahead.
 - **boto3 alone**, in the bench's process, with vault's client settings
   (standard retries, 32 pooled connections): `upload_fileobj` of the same file
   with {part} MiB parts (vault's part size) and boto3's default of 10 parts in
