@@ -121,7 +121,8 @@ class S3Storage:
         if start >= stop:
             self._head(key)  # a missing blob still fails now
             return ObjectRange(None)
-        return ObjectRange(self._get(key, Range=f"bytes={start}-{stop - 1}"))
+        body = self._get(key, Range=f"bytes={start}-{stop - 1}")
+        return ObjectRange(body, ahead=stop - start > READ_CHUNK)
 
     def open(self, key: str):
         """Copy a blob into a temporary file (seekable, as Pillow wants)."""
@@ -236,16 +237,24 @@ class S3Storage:
 class ObjectRange:
     """Iterate over a GetObject body in large pieces; closing it ends the stream.
 
-    The body is read on a thread of its own, a piece or two ahead, so that
-    the store and the client are not waited for in turn (see read_ahead).
+    With `ahead`, the body is read on a thread of its own, a piece or two
+    ahead, so that the store and the client are not waited for in turn (see
+    read_ahead); a range of one piece or less is read in line.
     """
 
-    def __init__(self, body):
+    def __init__(self, body, ahead: bool = True):
         self._body = body
+        self._read_ahead = ahead
         self._ahead: ReadAhead | None = None
 
     def __iter__(self) -> Iterator[bytes]:
         if self._body is None:
+            return
+        if not self._read_ahead:
+            try:
+                yield from self._body.iter_chunks(READ_CHUNK)
+            finally:
+                self._body.close()
             return
         self._ahead = ReadAhead(self._body.iter_chunks(READ_CHUNK), self._body.close)
         try:
