@@ -2,6 +2,7 @@
 
 .venv/bin/python -m bench            # the benchmark (make bench)
 .venv/bin/python -m bench --quick    # small sizes, to try the harness
+.venv/bin/python -m bench --only s3  # the S3 section alone
 """
 
 import argparse
@@ -11,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import fixtures, machine, report
+from bench import fixtures, machine, report, s3, s3_report
 from bench.clients import BenchError, client_for
 from bench.measurements import (
     OPERATIONS,
@@ -59,7 +60,8 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        help=f"comma-separated operations, of {','.join(OPERATIONS)}",
+        help=f"comma-separated operations, of {','.join(OPERATIONS)}, "
+        f"or {s3.SECTION} for the S3 section",
     )
     parser.add_argument(
         "--servers",
@@ -105,13 +107,9 @@ def start(server: Server, settings: Settings, workdir: Path, sha256: str) -> Con
     )
 
 
-def measure(
-    workdir: Path, settings: Settings, names: list[str], only: list[str] | None
+def measure_servers(
+    workdir: Path, settings: Settings, sha256: str, names: list[str], only
 ) -> Results:
-    source = workdir / "source.bin"
-    progress(f"writing {settings.size // MiB} MiB of random bytes to {source}")
-    sha256 = fixtures.source_file(source, settings.size)
-    fixtures.source_file(workdir / "warm-up.bin", MiB)
     contexts, unavailable = {}, {}
     for kind in SERVERS:
         if kind.name not in names:
@@ -125,6 +123,23 @@ def measure(
     for name, reason in unavailable.items():
         results.reasons[(name, "*")] = reason
     return results
+
+
+def measure(
+    workdir: Path, settings: Settings, names: list[str], only: list[str] | None
+) -> tuple[Results | None, Results | None]:
+    """Return the main table's results and the S3 section's (None if not run)."""
+    source = workdir / "source.bin"
+    progress(f"writing {settings.size // MiB} MiB of random bytes to {source}")
+    sha256 = fixtures.source_file(source, settings.size)
+    fixtures.source_file(workdir / "warm-up.bin", MiB)
+    main = s3_results = None
+    if only is None or set(only) & set(OPERATIONS):
+        main = measure_servers(workdir, settings, sha256, names, only)
+        stop_all()  # their idle workers would take memory from moto
+    if only is None or s3.SECTION in only:
+        s3_results = s3.measure(workdir, settings, sha256)
+    return main, s3_results
 
 
 def _stop_on_signal(signum, frame) -> None:
@@ -151,13 +166,20 @@ def main(argv: list[str] | None = None) -> None:
         workdir = Path(tmp)
         description = machine.describe(workdir)
         try:
-            results = measure(workdir, settings, names, only)
+            results, s3_results = measure(workdir, settings, names, only)
         finally:
             stop_all()
-    print(report.console(results, settings))
+    if results is not None:
+        print(report.console(results, settings))
+    if s3_results is not None:
+        print(s3_report.console(s3_results, settings))
     if options.output:
-        page = report.document(results, settings, description, options.quick)
-        report.write_document(options.output, page)
+        if results is not None:
+            page = report.document(results, settings, description, options.quick)
+            report.write_document(options.output, page)
+        if s3_results is not None:
+            section = s3_report.section(s3_results, settings, options.quick)
+            s3_report.write_section(options.output, section)
         print(f"\nwrote {options.output}")
 
 

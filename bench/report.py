@@ -311,14 +311,20 @@ def document(
     return "\n".join(lines)
 
 
+def replace_between(text: str, begin: str, end: str, generated: str) -> str | None:
+    """Return text with begin..end replaced; None if a marker is missing."""
+    if begin not in text or end not in text:
+        return None
+    after = text[text.index(end) + len(end) :].lstrip("\n")
+    return text[: text.index(begin)] + generated + "\n" + after
+
+
 def write_document(path: Path, generated: str) -> None:
     """Replace the generated part of path, keeping what people wrote after it."""
     if path.exists():
-        text = path.read_text()
-        if BEGIN in text and END in text:
-            before = text[: text.index(BEGIN)]
-            after = text[text.index(END) + len(END) :].lstrip("\n")
-            path.write_text(before + generated + "\n" + after)
+        text = replace_between(path.read_text(), BEGIN, END, generated)
+        if text is not None:
+            path.write_text(text)
             return
     path.write_text(f"# Performance\n\n{generated}\n{WHERE_THE_TIME_GOES}")
 
@@ -388,6 +394,8 @@ the end, on Ctrl-C, and (through `PR_SET_PDEATHSIG`) if the bench is killed.
 - `--size-mib`, `--uploads`, `--repeats`, `--wrk-seconds`, `--files`,
   `--servers vault,nginx`, `--tmp DIR` (the disk to measure; the default temp
   dir otherwise), `--output PATH`.
+- `--only s3`: the S3 section alone (vault on a moto bucket against boto3;
+  moto comes with the dev extra); with `--output` it rewrites only its part.
 - Run it on a quiet machine: the figures are only worth the ratios between
   servers measured in the same run."""
 

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from vault.storage import s3_scan
 from vault.storage.base import LOST_FOUND, StoredEntry, check_key_part
 from vault.storage.hashing import READ_CHUNK
+from vault.storage.read_ahead import ReadAhead
 from vault.storage.s3_writers import (
     STATE_PREFIX,
     Multipart,
@@ -124,7 +125,8 @@ class S3Storage:
         if start >= stop:
             self._head(key)  # a missing blob still fails now
             return ObjectRange(None)
-        return ObjectRange(self._get(key, Range=f"bytes={start}-{stop - 1}"))
+        body = self._get(key, Range=f"bytes={start}-{stop - 1}")
+        return ObjectRange(body, ahead=stop - start > READ_CHUNK)
 
     def presigned_url(
         self, key: str, *, disposition: str, content_type: str, expires: int
@@ -258,19 +260,35 @@ class S3Storage:
 
 
 class ObjectRange:
-    """Iterate over a GetObject body in large pieces; closing it ends the stream."""
+    """Iterate over a GetObject body in large pieces; closing it ends the stream.
 
-    def __init__(self, body):
+    With `ahead`, the body is read on a thread of its own, a piece or two
+    ahead, so that the store and the client are not waited for in turn (see
+    read_ahead); a range of one piece or less is read in line.
+    """
+
+    def __init__(self, body, ahead: bool = True):
         self._body = body
+        self._read_ahead = ahead
+        self._ahead: ReadAhead | None = None
 
     def __iter__(self) -> Iterator[bytes]:
         if self._body is None:
             return
+        if not self._read_ahead:
+            try:
+                yield from self._body.iter_chunks(READ_CHUNK)
+            finally:
+                self._body.close()
+            return
+        self._ahead = ReadAhead(self._body.iter_chunks(READ_CHUNK), self._body.close)
         try:
-            yield from self._body.iter_chunks(READ_CHUNK)
+            yield from self._ahead
         finally:
-            self._body.close()
+            self._ahead.close()
 
     def close(self) -> None:
-        if self._body is not None:
+        if self._ahead is not None:
+            self._ahead.close()  # its thread closes the body
+        elif self._body is not None:
             self._body.close()

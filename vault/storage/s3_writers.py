@@ -19,9 +19,8 @@ import logging
 
 from vault.storage.base import HEAD_BYTES
 from vault.storage.hashing import Tally
+from vault.storage.s3_parts import PART_BYTES, PartBuffers, PartSender
 
-# 8 MiB parts hold at most 78 GiB in 10,000 parts; an upload buffers one part.
-PART_BYTES = 8 * 1024 * 1024
 MAX_PARTS = 10_000
 STATE_PREFIX = ".resumable-"
 
@@ -40,13 +39,26 @@ class Multipart:
     def client(self):
         return self.bucket.client
 
+    def _checksum(self) -> dict[str, str]:
+        """Declare CRC32 on the upload and its parts, as boto3's uploads do.
+
+        botocore computes each part's CRC32 anyway; declared on the multipart
+        upload, the store checks every part and completes from checksums it
+        already holds (moto, without one, computes a whole-object CRC64NVME in
+        Python at completion: 4.8 s instead of 1.3 for 512 MiB). Stores that refuse
+        checksums are set up with AWS_REQUEST_CHECKSUM_CALCULATION=when_required,
+        which turns this off as it does for boto3's own transfers.
+        """
+        setting = self.client.meta.config.request_checksum_calculation
+        return {"ChecksumAlgorithm": "CRC32"} if setting == "when_supported" else {}
+
     def start(self) -> None:
         answer = self.client.create_multipart_upload(
-            Bucket=self.bucket.name, Key=self.object_key
+            Bucket=self.bucket.name, Key=self.object_key, **self._checksum()
         )
         self.upload_id = answer["UploadId"]
 
-    def put_part(self, number: int, data: bytes) -> None:
+    def put_part(self, number: int, data: bytes | bytearray) -> None:
         if number > MAX_PARTS:
             raise ValueError(f"an upload takes at most {MAX_PARTS} parts")
         self.client.upload_part(
@@ -55,6 +67,7 @@ class Multipart:
             UploadId=self.upload_id,
             PartNumber=number,
             Body=data,
+            **self._checksum(),
         )
 
     def complete(self, parts: int) -> None:
@@ -73,11 +86,17 @@ class Multipart:
         )
         for page in pages:
             for part in page.get("Parts", []):
-                found[part["PartNumber"]] = part["ETag"]
+                # A part's checksum goes back with it (S3 wants them when the
+                # upload declared an algorithm).
+                found[part["PartNumber"]] = {
+                    name: value
+                    for name, value in part.items()
+                    if name in ("PartNumber", "ETag") or name.startswith("Checksum")
+                }
         missing = [number for number in range(1, parts + 1) if number not in found]
         if missing:
             raise FileNotFoundError(f"{self.object_key}: parts {missing} are missing")
-        return [{"PartNumber": n, "ETag": found[n]} for n in range(1, parts + 1)]
+        return [found[number] for number in range(1, parts + 1)]
 
     def abort(self) -> None:
         """Drop the parts; never raises (it runs while an error is on its way)."""
@@ -99,8 +118,8 @@ class S3BlobWriter:
         self.committed = False
         self._bucket = bucket
         self._multipart = Multipart(bucket, bucket.object_key(key))
-        self._parts = 0
-        self._buffer = bytearray()
+        self._sender = PartSender(self._multipart.put_part)
+        self._parts = PartBuffers(self._send_part)
         self._tally = Tally(HEAD_BYTES)
 
     @property
@@ -116,28 +135,26 @@ class S3BlobWriter:
         return self._tally.hexdigest()
 
     def write(self, data: bytes) -> int:
-        self._buffer += data
         self._tally.add(data)
-        if len(self._buffer) >= PART_BYTES:
-            self._put_part()
+        self._parts.add(data)
         return len(data)
 
-    def _put_part(self) -> None:
+    def _send_part(self, part: bytearray) -> bytearray | None:
         if self._multipart.upload_id is None:
             self._multipart.start()
-        self._parts += 1
-        self._multipart.put_part(self._parts, bytes(self._buffer))
-        self._buffer.clear()
+        return self._sender.send(part)
 
     def commit(self) -> None:
         """Make the object: one PutObject if it fits a part, else complete."""
+        rest = self._parts.rest()
         if self._multipart.upload_id is None:
-            self._bucket.put(self.key, bytes(self._buffer))
+            self._bucket.put(self.key, bytes(rest))
         else:
-            if self._buffer:
-                self._put_part()
-            self._multipart.complete(self._parts)
-        self._buffer = bytearray()
+            if rest:
+                self._sender.send(rest)
+            self._sender.wait()
+            self._multipart.complete(self._sender.parts)
+        self._sender.close()
         self._tally.close()
         self.committed = True
 
@@ -145,8 +162,9 @@ class S3BlobWriter:
         """Abort the upload; never raises, harmless after commit or twice."""
         if self.committed:
             return
+        self._sender.close()
         self._tally.close()
-        self._buffer = bytearray()
+        self._parts = PartBuffers(self._send_part)
         self._multipart.abort()
         self._multipart.upload_id = None
 
