@@ -9,6 +9,8 @@ from tests.tus import NOTHING, Tus, expire, state
 from vault import create_app, maintenance
 from vault.extensions import db
 
+pytestmark = pytest.mark.bytes
+
 
 @pytest.fixture
 def app_config(app_config):
