@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench screenshots clean
+.PHONY: run test test-s3 lint format bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The tests that touch stored bytes again, with a bucket on a local S3 API
+# server (moto) instead of a folder; tests of local-disk features are skipped.
+test-s3: $(STAMP)
+	VAULT_TEST_STORAGE=s3 $(BIN)/python -m pytest -q -m bytes
 
 screenshots: $(STAMP)
 	VAULT_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser

@@ -43,6 +43,16 @@ def base_config(tmp_path) -> dict:
     }
 
 
+def pytest_collection_modifyitems(items):
+    """Skip tests of what only a local store does when the store is S3."""
+    if TEST_STORAGE != "s3":
+        return
+    skip = pytest.mark.skip(reason="needs a local store, not S3")
+    for item in items:
+        if item.get_closest_marker("local_storage"):
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def app_config(tmp_path):
     """Configuration for the app under test; tests may change it before `app`."""

@@ -20,6 +20,9 @@ from tests.test_shares_public import (
 from vault import create_app
 from vault.services.share_downloads import UNIT, cost
 
+# Hands a local file to the server or the proxy, or fills a local disk.
+pytestmark = pytest.mark.local_storage
+
 CONTENT = b"hello, proxy\n" * 100
 SANDBOX = "sandbox; frame-ancestors 'self'"
 

@@ -532,6 +532,7 @@ def test_a_reset_link_is_shown_once_and_works_once(app, client, as_alice, bob):
 # --- deleting ---------------------------------------------------------------------
 
 
+@pytest.mark.bytes
 def test_deleting_a_user_takes_their_files(app, client, as_alice, bob, upload):
     upload(bob, "notes.txt", b"bob's notes")
 

@@ -201,6 +201,7 @@ def test_list_users_takes_the_same_queries_for_any_number_of_users(
     assert queries_for_listing() == few == 2
 
 
+@pytest.mark.bytes
 def test_totals_add_up_users_files_bytes_and_trash(
     app, ctx, alice, bob, upload, trash_item
 ):
@@ -213,9 +214,18 @@ def test_totals_add_up_users_files_bytes_and_trash(
     assert (totals.users, totals.files) == (2, 2)
     assert totals.stored_bytes == 125
     assert totals.trash_bytes == 5
+
+
+@pytest.mark.local_storage  # a bucket cannot say how much room is left
+def test_totals_say_how_much_room_the_disk_has(app, ctx, alice, upload):
+    upload(alice, "a.txt", b"a" * 100)
+
+    totals = admin_overview.totals()
+
     assert 0 < totals.disk_free_bytes <= totals.disk_total_bytes
 
 
+@pytest.mark.local_storage  # a folder made on first use
 def test_totals_before_the_storage_folder_exists(app, ctx):
     assert not Path(app.config["STORAGE_DIR"]).exists()
 
@@ -328,6 +338,7 @@ def test_set_quota_refuses_a_bad_value(app, ctx, bob, quota):
     assert load(bob).quota_bytes == 2 * 10**9
 
 
+@pytest.mark.bytes
 def test_a_quota_below_the_usage_is_allowed(app, ctx, bob, upload):
     upload(bob, "a.txt", b"x" * 100)
 
@@ -543,6 +554,7 @@ def test_a_new_reset_link_replaces_the_unused_one(app, ctx, bob):
 # --- deleting ----------------------------------------------------------------
 
 
+@pytest.mark.bytes
 def test_delete_user_removes_rows_and_bytes(app, ctx, alice, bob, upload, api_headers):
     file = upload(bob, "a.txt", b"x" * 30)
     upload(alice, "mine.txt")

@@ -5,19 +5,22 @@ import hashlib
 import io
 import re
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from tests import helpers
 from tests.conftest import PASSWORD, csrf_token_from
 from tests.factories import JPEG, PDF, PNG, back_off_fully, guess_many_accounts
+from tests.helpers import blob_bytes
 from vault.extensions import db
 from vault.models import ApiToken, Node, User, utcnow
 from vault.services import files
 from vault.storage import get_storage
+
+pytestmark = pytest.mark.bytes
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 MISSING_ID = "0" * 32
@@ -54,13 +57,9 @@ def rows(app, model=Node) -> list:
         return list(db.session.scalars(select(model)))
 
 
-def blobs(app) -> list[Path]:
-    root = Path(app.config["STORAGE_DIR"])
-    return sorted(path for path in root.rglob("*") if path.is_file())
-
-
-def blob_path(app, file) -> Path:
-    return Path(app.config["STORAGE_DIR"], file.storage_key)
+def blobs(app) -> list[str]:
+    """The key of everything in the store, whole blob or not, in order."""
+    return sorted(helpers.blobs(app))
 
 
 def store_at(app, user, name: str, when: datetime) -> str:
@@ -306,7 +305,7 @@ def test_session_writes_without_valid_csrf_header_are_refused(
     error_of(uploaded, 400, "csrf_failed")
     error_of(deleted, 400, "csrf_failed")
     assert [(row.id, row.trashed_at) for row in rows(app)] == [(file.id, None)]
-    assert blobs(app) == [blob_path(app, file)]
+    assert blobs(app) == [file.storage_key]
 
 
 def test_session_writes_with_csrf_header_succeed(app, client, auth, alice, upload):
@@ -519,10 +518,11 @@ def test_traversal_name_never_reaches_the_filesystem(
     [file] = response.get_json()["files"]
     assert "/" not in file["name"]
     assert file["name"].endswith(".txt")
-    [blob] = blobs(app)
-    assert blob.parent == Path(app.config["STORAGE_DIR"], alice.id)
-    assert HEX32.fullmatch(blob.name)
-    assert blob.read_bytes() == CONTENT
+    [key] = blobs(app)
+    namespace, name = key.split("/")
+    assert namespace == alice.id
+    assert HEX32.fullmatch(name)
+    assert blob_bytes(app, key) == CONTENT
     assert not list(tmp_path.rglob("x.txt"))
 
 
@@ -816,7 +816,7 @@ def test_delete_moves_the_file_to_the_trash(app, client, alice, upload, api_head
     assert response.status_code == 204
     [row] = rows(app)
     assert row.trashed_at is not None
-    assert blob_path(app, file).read_bytes() == CONTENT
+    assert blob_bytes(app, file.storage_key) == CONTENT
     error_of(client.get(f"/api/v1/files/{file.id}", headers=headers), 404)
     error_of(client.get(f"/api/v1/files/{file.id}/content", headers=headers), 404)
     assert client.get("/api/v1/files", headers=headers).get_json()["files"] == []
@@ -833,7 +833,7 @@ def test_delete_for_good_removes_row_and_blob(app, client, alice, upload, api_he
 
     assert response.status_code == 204
     assert rows(app) == []
-    assert not blob_path(app, file).exists()
+    assert blob_bytes(app, file.storage_key) is None
 
 
 def test_deleting_someone_elses_file_is_not_found(
@@ -845,6 +845,6 @@ def test_deleting_someone_elses_file_is_not_found(
 
     error_of(response, 404, "not_found")
     assert [(row.id, row.trashed_at) for row in rows(app)] == [(theirs.id, None)]
-    assert blob_path(app, theirs).read_bytes() == CONTENT
+    assert blob_bytes(app, theirs.storage_key) == CONTENT
     content = client.get(f"/api/v1/files/{theirs.id}/content", headers=api_headers(bob))
     assert content.data == CONTENT

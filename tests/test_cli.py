@@ -139,6 +139,7 @@ def test_create_refuses_a_quota_that_is_no_size(app, runner):
     assert user_count(app) == 0
 
 
+@pytest.mark.bytes
 def test_list_shows_usage_and_files_and_searches(runner, alice, bob, upload):
     upload(bob, "a.txt", b"x" * 1500)
 

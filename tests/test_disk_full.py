@@ -30,6 +30,9 @@ from vault.models import Node
 from vault.storage import StorageFull, writers
 from vault.storage.local import LocalStorage
 
+# Hands a local file to the server or the proxy, or fills a local disk.
+pytestmark = pytest.mark.local_storage
+
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 

@@ -5,6 +5,8 @@ import pytest
 from tests.test_shares_public import make_link
 from vault.downloads import CHARSET_SNIFF_BYTES
 
+pytestmark = pytest.mark.bytes
+
 # "é" is two bytes in UTF-8: placed so that it straddles the end of the window
 # that is checked, it must not make the file look like something else.
 STRADDLING = b"a" * (CHARSET_SNIFF_BYTES - 1) + "é".encode() + b"z" * 10

@@ -30,13 +30,24 @@ from vault.extensions import db
 from vault.models import Node, User, utcnow
 from vault.services import fsck, fsck_report, quotas
 
+pytestmark = pytest.mark.bytes
+
 MiB = 1024 * 1024
+# Larger than an S3 part (8 MiB): some of its bytes are in any store before
+# the worker dies, as a temp file or an unfinished multipart upload.
+KILLED = 9 * MiB
 # What a worker killed at each step leaves for fsck to find.
 LEFT_BEHIND = {
-    "after-write": ["stale_partial", "stale_reservation"],  # bytes in a temp file
+    "after-write": ["stale_partial", "stale_reservation"],  # bytes not yet a blob
     "after-rename": ["orphan_blob", "stale_reservation"],  # a blob without a row
     "after-commit": [],  # a file its client was never told about
 }
+
+
+@pytest.fixture
+def app_config(app_config):
+    app_config["MAX_UPLOAD_BYTES"] = 16 * MiB
+    return app_config
 
 
 class Server:
@@ -129,7 +140,7 @@ def test_a_worker_killed_mid_upload_loses_nothing_it_confirmed(
 
     faulty = Server(app, tmp_path, testing="true", test_fault=step)
     try:
-        assert faulty.upload(headers, "killed.zip", 2 * MiB) is None
+        assert faulty.upload(headers, "killed.zip", KILLED) is None
     finally:
         faulty.stop()
     assert f"exited with code {faults.EXIT_STATUS}" in faulty.log.read_text()
@@ -138,20 +149,20 @@ def test_a_worker_killed_mid_upload_loses_nothing_it_confirmed(
     committed = step == "after-commit"
     assert stored_names(app) == ["kept.zip"] + (["killed.zip"] if committed else [])
     used, reserved = user_counters(app, alice)
-    assert used == (3 if committed else 1) * MiB
+    assert used == MiB + (KILLED if committed else 0)
     assert (reserved > 0) is not committed  # a dead upload's hold, until it lapses
     report = fsck_later(app, repair=True)
     assert sorted(report.by_kind()) == LEFT_BEHIND[step]
     assert all(problem.repaired for problem in report.problems)
     assert fsck_later(app, repair=False).problems == []
-    assert user_counters(app, alice) == ((3 if committed else 1) * MiB, 0)
+    assert user_counters(app, alice) == (MiB + (KILLED if committed else 0), 0)
 
     server = Server(app, tmp_path)
     try:
         assert content_sha256(server, headers, kept["id"]) == kept["sha256"]
         if committed:
             killed = file_id(app, "killed.zip")
-            assert content_sha256(server, headers, killed) == pattern_sha256(2 * MiB)
+            assert content_sha256(server, headers, killed) == pattern_sha256(KILLED)
         status, _ = server.upload(headers, "after.zip", MiB)
         assert status == 201
     finally:

@@ -14,6 +14,8 @@ from tests.helpers import blobs, error_of, live_nodes, nodes, post_form
 from tests.test_files import post_upload
 from tests.tus import Tus
 
+pytestmark = pytest.mark.bytes
+
 ODD_NAMES = [
     "Makefile",
     "LICENSE",

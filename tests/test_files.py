@@ -3,7 +3,6 @@
 import io
 import re
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,6 +24,8 @@ from tests.helpers import (
 )
 from vault.extensions import db
 from vault.models import Node
+
+pytestmark = pytest.mark.bytes
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 MISSING_ID = "0" * 32
@@ -313,12 +314,10 @@ def test_upload_cleans_display_name(client, app, as_alice, sent, kept):
     assert path.startswith(f"{as_alice.id}/")
 
 
-def test_traversal_name_never_leaves_users_dir(client, app, as_alice):
+def test_traversal_name_never_leaves_users_dir(client, app, as_alice, tmp_path):
     post_upload(client, ("../../../escape.txt", b"stay here"))
 
-    storage = Path(app.config["STORAGE_DIR"])
-    assert not list(storage.parent.glob("escape.txt"))
-    assert not list(storage.glob("*.txt"))
+    assert not list(tmp_path.rglob("*.txt"))
     [(path, content)] = blobs(app).items()
     assert path.startswith(f"{as_alice.id}/")
     assert content == b"stay here"

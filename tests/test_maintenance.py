@@ -10,6 +10,8 @@ from vault import create_app, maintenance
 from vault.extensions import db
 from vault.services import exclusive
 
+pytestmark = pytest.mark.bytes
+
 
 @pytest.fixture
 def app_config(app_config):

@@ -33,6 +33,9 @@ from tests.test_shares_public import link_row, make_link
 from vault.models import Node
 from vault.services.share_downloads import UNIT, cost
 
+# Hands a local file to the server or the proxy, or fills a local disk.
+pytestmark = pytest.mark.local_storage
+
 NGINX = Path("/usr/sbin/nginx")
 SHIPPED_CONFIG = PROJECT_ROOT / "docs" / "deploy" / "nginx.conf"
 BOUNDARY = "nginxtestboundary"

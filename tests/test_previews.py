@@ -8,6 +8,8 @@ import pytest
 
 from tests.factories import PDF, image_bytes
 
+pytestmark = pytest.mark.bytes
+
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 
 

@@ -21,6 +21,8 @@ from vault.models import Reservation, User, utcnow
 from vault.services import files, quotas, uploads
 from vault.storage import get_storage
 
+pytestmark = pytest.mark.bytes
+
 MiB = 1024 * 1024
 
 

@@ -7,13 +7,15 @@ suite runs both on SQLite and, with VAULT_TEST_DATABASE_URL, on PostgreSQL.
 
 import http.client
 import threading
-from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
-from tests.helpers import BOUNDARY, MultipartBody, post_body, set_quota
+from tests.helpers import BOUNDARY, MultipartBody, blobs, post_body, set_quota
 from vault.extensions import db
 from vault.models import Node, Reservation, User
+
+pytestmark = pytest.mark.bytes
 
 MiB = 1024 * 1024
 UPLOADS = 12
@@ -31,8 +33,7 @@ def assert_exactly_five_stored(app, user, statuses):
         assert stored == [FILE_SIZE] * 5
         assert (owner.used_bytes, owner.reserved_bytes) == (5 * FILE_SIZE, 0)
         assert db.session.scalar(select(func.count()).select_from(Reservation)) == 0
-    blobs = [path for path in Path(app.config["STORAGE_DIR"]).rglob("*")]
-    assert len([path for path in blobs if path.is_file()]) == 5
+    assert sorted(len(content) for content in blobs(app).values()) == [FILE_SIZE] * 5
 
 
 def run_together(count, action) -> list:

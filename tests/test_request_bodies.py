@@ -15,6 +15,8 @@ from tests.conftest import PASSWORD
 from tests.helpers import SeekableBody, error_of
 from tests.test_shares_public import make_link
 
+pytestmark = pytest.mark.bytes
+
 CAP = 64 * 1024
 UPLOAD_ROUTES = {
     "files.upload",

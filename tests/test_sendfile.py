@@ -13,6 +13,9 @@ from werkzeug.wsgi import FileWrapper
 from tests.test_shares_public import link_row, make_link
 from vault.services.share_downloads import UNIT, cost
 
+# Hands a local file to the server or the proxy, or fills a local disk.
+pytestmark = pytest.mark.local_storage
+
 CONTENT = bytes(range(256)) * 4096  # 1 MiB
 MiB = 1024 * 1024
 

@@ -11,10 +11,12 @@ import zipfile
 
 import pytest
 
+from tests.helpers import read_in_pieces_of
 from tests.test_shares_public import link_row, make_link, outcomes
 from vault.services import share_downloads
 from vault.services.share_downloads import UNIT, cost
-from vault.storage import local_files
+
+pytestmark = pytest.mark.bytes
 
 CONTENT = bytes(range(256)) * 4  # 1,024 bytes
 
@@ -151,7 +153,7 @@ def test_parallel_pieces_never_pass_the_limit(app, alice, upload):
 def test_a_zip_that_stops_early_costs_what_it_sent(
     app, client, alice, upload, make_folder, monkeypatch
 ):
-    monkeypatch.setattr(local_files, "READ_CHUNK", 256)
+    read_in_pieces_of(monkeypatch, 256)
     folder = make_folder(alice, "Shared")
     upload(alice, "film.mp4", CONTENT, folder_id=folder.id)
     link = make_link(app, alice, folder, max_downloads=1)

@@ -10,6 +10,8 @@ from tests.test_shares_owner import all_shares, create, text
 from tests.test_shares_public import link_row, make_link
 from tests.test_shares_public_uploads import JSON, inbox_names, send
 
+pytestmark = pytest.mark.bytes
+
 OWN = "private-contract.txt"  # in the inbox from the start
 
 

@@ -18,6 +18,8 @@ from vault.services.share_access import Visitor, log_access
 from vault.services.share_downloads import UNIT
 from vault.shares.display import relative_time
 
+pytestmark = pytest.mark.bytes
+
 NOW = datetime(2030, 1, 1, 12, 0)
 LINK = re.compile(r'id="share-url"[^>]*value="([^"]+)"')
 

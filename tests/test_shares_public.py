@@ -13,12 +13,14 @@ from sqlalchemy import select, update
 
 from tests.conftest import csrf_token_from
 from tests.factories import image_bytes
+from tests.helpers import read_in_pieces_of
 from vault.extensions import db
 from vault.models import ShareAccess, ShareLink, User, utcnow
 from vault.public.blueprint import time_left
 from vault.services import shares
 from vault.services.share_downloads import UNIT
-from vault.storage import local_files
+
+pytestmark = pytest.mark.bytes
 
 SHARE_HEADERS = {
     "Referrer-Policy": "no-referrer",
@@ -243,7 +245,7 @@ def test_a_head_request_does_not_count(app, client, alice, notes):
 def test_a_download_that_stops_early_is_given_back_and_can_be_resumed(
     app, client, alice, upload, monkeypatch
 ):
-    monkeypatch.setattr(local_files, "READ_CHUNK", 16)
+    read_in_pieces_of(monkeypatch, 16)
     big = upload(alice, "big.txt", b"x" * 64)
     link = make_link(app, alice, big, max_downloads=1)
 

@@ -23,6 +23,8 @@ from vault.models import User, utcnow
 from vault.services import shares, throttle, trash
 from vault.services.share_downloads import UNIT
 
+pytestmark = pytest.mark.bytes
+
 PASSWORD = "open sesame"
 NOTE = "Secret note for the visitor"
 NAMES = ("Holiday", "beach.png", "plan.md", "Trip", "day.txt", NOTE)

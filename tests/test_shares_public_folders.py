@@ -16,6 +16,8 @@ from vault.extensions import db
 from vault.models import User
 from vault.services.share_downloads import UNIT, cost
 
+pytestmark = pytest.mark.bytes
+
 
 @pytest.fixture
 def holiday(alice, upload, make_folder):

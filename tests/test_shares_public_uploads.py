@@ -21,6 +21,8 @@ from tests.test_shares_public import (
 from vault.models import utcnow
 from vault.storage import local
 
+pytestmark = pytest.mark.bytes
+
 JSON = {"Accept": "application/json"}
 
 

@@ -14,6 +14,8 @@ import pytest
 from tests.helpers import assert_nothing_stored
 from tests.servers import served
 
+pytestmark = pytest.mark.bytes
+
 THREADS = 4
 SLOW = 3 * THREADS  # slow connections: many more than threads
 CLIENT_TIMEOUT = 2  # seconds (the shipped default is 20)

@@ -15,6 +15,8 @@ from vault.storage.local import LocalStorage
 from vault.storage.s3 import S3Storage
 from vault.storage.s3_writers import PART_BYTES
 
+pytestmark = pytest.mark.bytes
+
 NAMESPACE = "a" * 32
 OTHER = "b" * 32
 UPLOAD = "c" * 32

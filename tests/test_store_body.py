@@ -2,13 +2,12 @@
 
 import hashlib
 import io
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.factories import PNG
-from tests.helpers import assert_nothing_stored, set_quota, storage_files
+from tests.helpers import assert_nothing_stored, blobs, set_quota
 from vault.errors import (
     Conflict,
     ContentMismatch,
@@ -19,6 +18,8 @@ from vault.errors import (
 from vault.extensions import db
 from vault.models import Node, Reservation, User
 from vault.services import tree, uploads
+
+pytestmark = pytest.mark.bytes
 
 MiB = 1024 * 1024
 
@@ -67,8 +68,7 @@ def test_a_body_becomes_a_file_in_the_folder(app, alice, make_folder, announced)
 
     assert (parent_id, name, stored_size) == (folder.id, "Ünïcode.txt", size)
     assert sha256 == hashlib.sha256(b"x" * size).hexdigest()
-    [blob] = storage_files(app)
-    assert Path(blob).read_bytes() == b"x" * size
+    assert list(blobs(app).values()) == [b"x" * size]
     with app.app_context():
         assert db.session.get(User, alice.id).used_bytes == size
     assert_no_reservation(app)
@@ -159,7 +159,7 @@ def test_a_taken_name_fails_unless_told_to_replace(app, alice, upload):
     with app.app_context():
         live = db.session.scalars(select(Node).where(tree.LIVE)).all()
         assert [node.id for node in live] == [file_id]
-    assert sorted(Path(path).read_bytes() for path in storage_files(app)) == [
+    assert sorted(blobs(app).values()) == [
         b"new",
         b"old",  # the replaced file, in the trash
     ]

@@ -8,6 +8,8 @@ from PIL import Image
 from tests.factories import image_bytes
 from tests.helpers import blobs, node
 
+pytestmark = pytest.mark.bytes
+
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>'
 
 

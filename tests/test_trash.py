@@ -21,6 +21,8 @@ from tests.helpers import (
 )
 from vault.models import utcnow
 
+pytestmark = pytest.mark.bytes
+
 
 def trash_names(page: str) -> list[str]:
     return [

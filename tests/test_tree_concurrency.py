@@ -13,13 +13,15 @@ import json
 import pytest
 from sqlalchemy import select
 
-from tests.helpers import live_nodes, storage_files
+from tests.helpers import blobs, live_nodes
 from tests.test_quotas_concurrency import run_together
 from vault.errors import NotFound
 from vault.extensions import db
 from vault.models import Node, User
 from vault.services import files, tree
 from vault.storage import get_storage
+
+pytestmark = pytest.mark.bytes
 
 PAIRS = 12
 RINGS = 4
@@ -142,4 +144,4 @@ def test_nothing_goes_into_or_moves_what_was_deleted_meanwhile(
 
     assert trashed.status_code == 204
     assert [item.name for item in live_nodes(app)] == ["Other"]
-    assert storage_files(app) == []
+    assert blobs(app) == {}

@@ -17,12 +17,14 @@ from tests.conftest import PASSWORD
 from tests.factories import PNG
 from tests.helpers import (
     SeekableBody,
+    blob_bytes,
     blobs,
     error_of,
     insert_folders_together,
     live_nodes,
     node,
     nodes,
+    resumable_ids,
     set_quota,
 )
 from tests.tus import (
@@ -47,7 +49,9 @@ from vault.services import (
     resumable_lease,
     upload_hashes,
 )
-from vault.storage import writers
+from vault.storage import get_storage
+
+pytestmark = pytest.mark.bytes
 
 MiB = 1024 * 1024
 
@@ -79,7 +83,16 @@ def test_options_announce_the_protocol_and_its_extensions(tus):
     assert response.headers["Tus-Max-Size"] == str(8 * MiB)
 
 
-def test_creating_an_upload_holds_its_quota_and_an_empty_private_file(app, tus, alice):
+@pytest.mark.local_storage  # the file a local store makes
+def test_a_new_upload_starts_as_an_empty_private_file(app, tus, alice):
+    url = tus.start(1000, "report.pdf")
+
+    partial = partial_path(app, alice, url)
+    assert partial.read_bytes() == b""
+    assert partial.stat().st_mode & 0o777 == 0o600
+
+
+def test_creating_an_upload_holds_its_quota_and_its_bytes(app, tus, alice):
     before = utcnow()
     response = tus.create(1000, "report.pdf")
 
@@ -91,9 +104,6 @@ def test_creating_an_upload_holds_its_quota_and_an_empty_private_file(app, tus, 
     expires = parsedate_to_datetime(response.headers["Upload-Expires"])
     expected = before + timedelta(hours=24)
     assert abs(expires.replace(tzinfo=None) - expected) < timedelta(minutes=1)
-    partial = partial_path(app, alice, url)
-    assert partial.read_bytes() == b""
-    assert partial.stat().st_mode & 0o777 == 0o600
     assert state(app, alice) == {
         **NOTHING,
         "reserved": 1000,
@@ -372,6 +382,7 @@ def test_chunks_become_one_file_charged_once(app, tus, alice, api_headers):
     assert done.headers["Upload-File-Id"] == file_id
 
 
+@pytest.mark.local_storage  # reads the upload's file in a local store
 def test_a_wrong_offset_is_a_conflict(app, tus, alice):
     url = tus.start(10)
     tus.patch(url, b"hello", 0)
@@ -408,6 +419,7 @@ def test_bytes_need_the_offset_stream_content_type(tus):
     assert tus.offset(url) == 0
 
 
+@pytest.mark.local_storage  # reads the upload's file in a local store
 def test_a_body_longer_than_announced_is_refused_before_writing(app, tus, alice):
     url = tus.start(10)
     tus.patch(url, b"hello", 0)
@@ -422,6 +434,7 @@ def test_a_body_longer_than_announced_is_refused_before_writing(app, tus, alice)
     assert partial_path(app, alice, url).read_bytes() == b"hello"
 
 
+@pytest.mark.local_storage  # reads the upload's file in a local store
 def test_a_streamed_body_is_cut_at_the_length_and_refused(app, tus, alice):
     """Without Content-Length nothing tells the size: stop at Upload-Length."""
     url = tus.start(2 * MiB + 10)
@@ -478,6 +491,7 @@ def test_requests_without_tus_1_0_0_are_refused(tus, version):
 
 
 @pytest.mark.parametrize("algorithm", ["sha1", "sha256", "md5"])
+@pytest.mark.local_storage  # reads the upload's file in a local store
 def test_a_checksum_is_verified_before_the_bytes_count(app, tus, alice, algorithm):
     url = tus.start(10)
     checksum = {"Upload-Checksum": digest_header(algorithm, b"hello")}
@@ -493,6 +507,7 @@ def test_a_checksum_is_verified_before_the_bytes_count(app, tus, alice, algorith
     assert partial_path(app, alice, url).read_bytes() == b"hello"
 
 
+@pytest.mark.local_storage  # reads the upload's file in a local store
 def test_a_checksum_mismatch_keeps_nothing_of_the_request(app, tus, alice):
     url = tus.start(10)
     tus.patch(url, b"hello", 0)
@@ -561,6 +576,7 @@ def test_two_requests_never_write_to_one_upload_at_once(app, tus, alice):
     assert file.sha256 == hashlib.sha256(b"helloworld").hexdigest()
 
 
+@pytest.mark.local_storage  # reads the upload's file in a local store
 def test_a_second_request_cannot_write_while_one_holds_the_lease(app, tus, alice):
     url = tus.start(10)
     # Another request, in this process or another, is writing right now.
@@ -584,6 +600,7 @@ def test_a_second_request_cannot_write_while_one_holds_the_lease(app, tus, alice
         assert db.session.get(ResumableUpload, upload_id(url)).locked_until is None
 
 
+@pytest.mark.local_storage  # reads the upload's file in a local store
 def test_a_request_that_loses_its_lease_stops_writing(app, tus, alice, monkeypatch):
     """A request that stalled past its lease must not write after a takeover."""
     url = tus.start(3 * MiB)
@@ -609,6 +626,7 @@ def test_a_request_that_loses_its_lease_stops_writing(app, tus, alice, monkeypat
         assert upload.locked_until > utcnow()  # still the other request's
 
 
+@pytest.mark.local_storage  # reads the upload's file in a local store
 def test_bytes_past_the_offset_from_a_crash_are_cut_off(app, tus, alice, api_headers):
     content = os.urandom(2000)
     url = tus.start(len(content), "data.zip")
@@ -628,6 +646,7 @@ def test_bytes_past_the_offset_from_a_crash_are_cut_off(app, tus, alice, api_hea
 # Werkzeug's own stream raises when the body stops short; under gunicorn the
 # body just ends, and only Content-Length tells that bytes are missing.
 @pytest.mark.parametrize("server_ends_quietly", [False, True])
+@pytest.mark.local_storage  # reads the upload's file in a local store
 def test_a_client_gone_midway_keeps_what_fully_arrived(
     app, tus, alice, server_ends_quietly
 ):
@@ -648,6 +667,7 @@ def test_a_client_gone_midway_keeps_what_fully_arrived(
     assert partial_path(app, alice, url).read_bytes() == sent
 
 
+@pytest.mark.local_storage  # reads the upload's file in a local store
 def test_a_client_gone_midway_keeps_nothing_a_checksum_covers(app, tus, alice):
     url = tus.start(4 * MiB)
     whole = b"a" * (3 * MiB)
@@ -737,7 +757,8 @@ def test_starting_an_upload_sweeps_the_users_expired_ones(
         left = set(db.session.scalars(select(ResumableUpload.id)))
     assert upload_id(mine) not in left
     assert upload_id(bobs) in left
-    assert not partial_path(app, alice, mine).exists()
+    assert upload_id(mine) not in resumable_ids(app)
+    assert upload_id(bobs) in resumable_ids(app)
     assert state(app, alice)["reserved"] == 20
 
 
@@ -756,7 +777,9 @@ def test_another_users_upload_is_not_found(app, client, tus, alice, bob, api_hea
     for response in responses:
         error_of(response, 404, "not_found")
     assert tus.offset(url) == 5
-    assert partial_path(app, alice, url).read_bytes() == b"hello"
+    finished = tus.patch(url, b"world", 5)
+    file = node(app, finished.headers["Upload-File-Id"])
+    assert blob_bytes(app, file.storage_key) == b"helloworld"
 
 
 def test_anonymous_requests_are_unauthorized(client, tus):
@@ -926,7 +949,8 @@ def test_a_post_can_stand_in_for_patch_and_delete(app, tus, alice):
 
 def test_an_upload_whose_bytes_vanished_is_forgotten(app, tus, alice):
     url = tus.start(10)
-    partial_path(app, alice, url).unlink()
+    with app.app_context():
+        get_storage().delete_resumable(alice.id, upload_id(url))
 
     response = tus.patch(url, b"hello", 0)
 
@@ -934,6 +958,7 @@ def test_an_upload_whose_bytes_vanished_is_forgotten(app, tus, alice):
     assert state(app, alice) == NOTHING
 
 
+@pytest.mark.local_storage  # reads the upload's file in a local store
 def test_a_long_request_counts_its_bytes_as_it_goes(app, tus, alice, monkeypatch):
     """Without a checksum, bytes are made durable and counted along the way."""
     monkeypatch.setattr(resumable_bytes, "CHECKPOINT_BYTES", MiB)
@@ -960,16 +985,23 @@ def test_a_long_request_counts_its_bytes_as_it_goes(app, tus, alice, monkeypatch
 
 
 @pytest.fixture
-def rehashes(monkeypatch):
-    """Count how often a finished upload is read again to hash it."""
+def rehashes(app, monkeypatch):
+    """Count how often a finished upload is read again to hash it.
+
+    The store reads it exactly when it is finished without its SHA-256
+    (BlobStore.finish_resumable).
+    """
     calls = []
-    original = writers.file_sha256
+    with app.app_context():
+        store = get_storage()
+    original = store.finish_resumable
 
-    def counting(file, progress=None):
-        calls.append(file.name)
-        return original(file, progress)
+    def counting(namespace, upload_id, length, sha256=None, progress=None):
+        if sha256 is None:
+            calls.append(upload_id)
+        return original(namespace, upload_id, length, sha256, progress)
 
-    monkeypatch.setattr(writers, "file_sha256", counting)
+    monkeypatch.setattr(store, "finish_resumable", counting)
     return calls
 
 

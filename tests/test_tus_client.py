@@ -22,6 +22,8 @@ from vault.extensions import db
 from vault.models import Node, ResumableUpload, User
 from vault.storage import get_storage
 
+pytestmark = pytest.mark.bytes
+
 MiB = 1024 * 1024
 SIZE = 100 * MiB
 CHUNK = 5 * MiB

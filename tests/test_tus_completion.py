@@ -20,6 +20,8 @@ from vault.services import files, resumable, resumable_expiry, trash
 from vault.services.fsck import check
 from vault.services.resumable_lease import Lease
 
+pytestmark = pytest.mark.bytes
+
 CONTENT = os.urandom(300_000)
 PIECES = [CONTENT[:100_000], CONTENT[100_000:]]
 

@@ -18,6 +18,8 @@ from tests.conftest import PASSWORD, csrf_token_from
 from tests.helpers import assert_nothing_stored, live_nodes
 from vault.http_uploads import UploadReceiverMissing, upload_entry
 
+pytestmark = pytest.mark.bytes
+
 
 def multipart(**fields):
     """A multipart body with a file part `files` (or the fields given)."""

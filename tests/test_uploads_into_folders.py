@@ -17,6 +17,8 @@ from tests.helpers import (
     used_bytes,
 )
 
+pytestmark = pytest.mark.bytes
+
 
 @pytest.fixture
 def headers(alice, api_headers):

@@ -10,6 +10,8 @@ from werkzeug.http import parse_options_header
 
 from tests.conftest import csrf_token_from
 
+pytestmark = pytest.mark.bytes
+
 MIB = 1024 * 1024
 
 

@@ -23,11 +23,19 @@ from datetime import datetime
 
 from flask import current_app
 
-from vault.errors import BadRequest, Conflict, StorageFull, UploadTooLarge, VaultError
+from vault.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    StorageFull,
+    UploadTooLarge,
+    VaultError,
+)
 from vault.extensions import db
 from vault.models import Node, ResumableUpload, User, new_id, utcnow
 from vault.services import files, quotas, tree, upload_hashes
 from vault.services.resumable_bytes import (
+    BYTES_GONE,
     Appending,
     Body,
     BodyTooLong,
@@ -180,9 +188,13 @@ def append(
         except StorageFull:
             # Not something the client can wait out: the whole upload goes,
             # so its bytes and quota do not keep the disk full.
-            forget(upload_id)
-            get_storage().delete_resumable(user.id, upload_id)
+            _drop(user, upload_id)
             raise
+        except FileNotFoundError:
+            # Its bytes went while this request wrote (an S3 multipart upload
+            # aborted or expired under us): as if gone before it started.
+            _drop(user, upload_id)
+            raise NotFound(BYTES_GONE) from None
         finally:
             state.writer.close()
             if state.digest is not None:
@@ -192,6 +204,12 @@ def append(
         return _complete(user, state)
     finally:
         lease.release()
+
+
+def _drop(user: User, upload_id: str) -> None:
+    """Forget an upload that cannot go on, then delete what is left of its bytes."""
+    forget(upload_id)
+    get_storage().delete_resumable(user.id, upload_id)
 
 
 def _completed(upload: ResumableUpload, body: Body, length: int | None) -> Progress:
@@ -208,13 +226,17 @@ def _complete(user: User, state: Appending) -> Progress:
     only while this request still holds it (LeaseLost, and no file, if not).
     """
     sha256 = state.digest.hexdigest() if state.digest is not None else None
-    finished = get_storage().finish_resumable(
-        state.owner_id,
-        state.upload_id,
-        state.length,
-        sha256=sha256,
-        progress=state.lease.keep,
-    )
+    try:
+        finished = get_storage().finish_resumable(
+            state.owner_id,
+            state.upload_id,
+            state.length,
+            sha256=sha256,
+            progress=state.lease.keep,
+        )
+    except FileNotFoundError:
+        _drop(user, state.upload_id)
+        raise NotFound(BYTES_GONE) from None
     expires_at = state.now + upload_lifetime()
 
     def record_completion(stored: list[Node]) -> None:

@@ -28,6 +28,8 @@ from vault.storage.hashing import StreamHash
 CHECKPOINT_BYTES = 64 * 1024 * 1024
 CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
 
+BYTES_GONE = "This upload's bytes are gone; start it again."
+
 
 class ChecksumMismatch(VaultError):
     status = 460
@@ -109,7 +111,7 @@ class Appending:
         except FileNotFoundError:
             # Its bytes were removed behind our back: the upload cannot go on.
             forget(upload.id)
-            raise NotFound("This upload's bytes are gone; start it again.") from None
+            raise NotFound(BYTES_GONE) from None
         return cls(
             upload.id,
             upload.owner_id,

@@ -16,6 +16,9 @@ written again under the same numbers. This is tusd's s3store's design.
 """
 
 import logging
+from contextlib import contextmanager
+
+from botocore.exceptions import ClientError
 
 from vault.storage.base import HEAD_BYTES
 from vault.storage.hashing import Tally
@@ -25,6 +28,22 @@ MAX_PARTS = 10_000
 STATE_PREFIX = ".resumable-"
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def multipart_kept(object_key: str):
+    """Turn S3's NoSuchUpload into FileNotFoundError.
+
+    A multipart upload can be aborted under us (by fsck, an operator, or the
+    bucket's lifecycle rule for old uploads): for the caller its bytes are gone,
+    as a local partial file that was deleted.
+    """
+    try:
+        yield
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
+            raise
+        raise FileNotFoundError(f"{object_key}: the multipart upload is gone") from None
 
 
 class Multipart:
@@ -61,38 +80,41 @@ class Multipart:
     def put_part(self, number: int, data: bytes | bytearray) -> None:
         if number > MAX_PARTS:
             raise ValueError(f"an upload takes at most {MAX_PARTS} parts")
-        self.client.upload_part(
-            Bucket=self.bucket.name,
-            Key=self.object_key,
-            UploadId=self.upload_id,
-            PartNumber=number,
-            Body=data,
-            **self._checksum(),
-        )
+        with multipart_kept(self.object_key):
+            self.client.upload_part(
+                Bucket=self.bucket.name,
+                Key=self.object_key,
+                UploadId=self.upload_id,
+                PartNumber=number,
+                Body=data,
+                **self._checksum(),
+            )
 
     def complete(self, parts: int) -> None:
         """Make the object from parts 1..`parts` (later ones are left out)."""
-        self.client.complete_multipart_upload(
-            Bucket=self.bucket.name,
-            Key=self.object_key,
-            UploadId=self.upload_id,
-            MultipartUpload={"Parts": self._etags(parts)},
-        )
+        with multipart_kept(self.object_key):
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket.name,
+                Key=self.object_key,
+                UploadId=self.upload_id,
+                MultipartUpload={"Parts": self._etags(parts)},
+            )
 
     def _etags(self, parts: int) -> list[dict]:
         found = {}
         pages = self.client.get_paginator("list_parts").paginate(
             Bucket=self.bucket.name, Key=self.object_key, UploadId=self.upload_id
         )
-        for page in pages:
-            for part in page.get("Parts", []):
-                # A part's checksum goes back with it (S3 wants them when the
-                # upload declared an algorithm).
-                found[part["PartNumber"]] = {
-                    name: value
-                    for name, value in part.items()
-                    if name in ("PartNumber", "ETag") or name.startswith("Checksum")
-                }
+        with multipart_kept(self.object_key):
+            for page in pages:
+                for part in page.get("Parts", []):
+                    # A part's checksum goes back with it (S3 wants them when
+                    # the upload declared an algorithm).
+                    found[part["PartNumber"]] = {
+                        name: value
+                        for name, value in part.items()
+                        if name in ("PartNumber", "ETag") or name.startswith("Checksum")
+                    }
         missing = [number for number in range(1, parts + 1) if number not in found]
         if missing:
             raise FileNotFoundError(f"{self.object_key}: parts {missing} are missing")
