@@ -281,17 +281,19 @@ def console(results: Results, settings: Settings) -> str:
     return "\n\n".join(parts)
 
 
+def run_words(quick: bool, repeats: int) -> tuple[str, str, str]:
+    """When the run was, what kind of run, and what each figure is of."""
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    kind = "a **quick run** (small sizes, not the benchmark)" if quick else "a run"
+    of = f"the median of {repeats} repeats" if repeats > 1 else "from a single repeat"
+    return when, kind, of
+
+
 def document(
     results: Results, settings: Settings, machine: list[tuple[str, str]], quick: bool
 ) -> str:
     """Return the part of docs/performance.md that each run rewrites."""
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    kind = "a **quick run** (small sizes, not the benchmark)" if quick else "a run"
-    repeats = (
-        f"the median of {settings.repeats} repeats"
-        if settings.repeats > 1
-        else "from a single repeat"
-    )
+    when, kind, repeats = run_words(quick, settings.repeats)
     lines = [
         BEGIN,
         "",

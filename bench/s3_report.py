@@ -5,7 +5,6 @@ docs/performance.md` rewrites it alone and leaves the main table as it was.
 """
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import machine
@@ -19,6 +18,7 @@ from bench.report import (
     number,
     ratio,
     replace_between,
+    run_words,
     size_label,
 )
 from bench.s3 import BOTO3, VAULT
@@ -90,13 +90,7 @@ def console(results: Results, settings: Settings) -> str:
 
 def section(results: Results, settings: Settings, quick: bool) -> str:
     """Return the S3 part of docs/performance.md."""
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    kind = "a **quick run** (small sizes, not the benchmark)" if quick else "a run"
-    repeats = (
-        f"the median of {settings.repeats} repeats"
-        if settings.repeats > 1
-        else "from a single repeat"
-    )
+    when, kind, repeats = run_words(quick, settings.repeats)
     lines = [
         BEGIN,
         "",

@@ -8,10 +8,10 @@ with both servers in its upstream, and logs which one answered each request.
 
 import contextlib
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.helpers import wait_for
 from tests.servers import (
     free_port,
     gunicorn_environment,
@@ -19,7 +19,12 @@ from tests.servers import (
     stop,
     wait_until_answering,
 )
-from tests.test_nginx import assert_nginx_accepts, nginx_command, server_block
+from tests.test_nginx import (
+    assert_nginx_accepts,
+    nginx_command,
+    server_block,
+)
+from tests.test_nginx import main_config as nginx_main_config
 
 # How nginx picks a server for each request: in turn, or by URL (every request
 # for one tus upload then goes to the same server).
@@ -83,26 +88,12 @@ class Cluster:
 
 def main_config(run_dir: Path, server: str) -> str:
     """Wrap a server block as Debian's nginx.conf does, logging the upstream."""
-    temp_paths = "\n".join(
-        f"    {kind}_temp_path {run_dir / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    return nginx_main_config(
+        run_dir,
+        server,
+        log="'$request_method $request_uri $status $upstream_addr'",
+        connections=256,
     )
-    return f"""
-daemon off;
-master_process off;
-pid {run_dir / "nginx.pid"};
-error_log {run_dir / "error.log"} notice;
-events {{
-    worker_connections 256;
-}}
-http {{
-    default_type application/octet-stream;
-    log_format upstream '$request_method $request_uri $status $upstream_addr';
-    access_log {run_dir / "access.log"} upstream;
-{temp_paths}
-{server}
-}}
-"""
 
 
 def upstream_block(nginx_port: int, ports: tuple[int, int], balancing: str) -> str:
@@ -158,12 +149,3 @@ def cluster(app, run_dir: Path, balancing="round-robin", **settings):
     finally:
         for process in reversed(processes):
             stop(process)
-
-
-def wait_for(condition, seconds: float = 20) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False

@@ -6,6 +6,7 @@ import io
 import os
 import re
 import threading
+import time
 
 from sqlalchemy import func, select, update
 
@@ -241,3 +242,13 @@ def assert_nothing_stored(app):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Node)) == 0
         assert all(user.used_bytes == 0 for user in db.session.scalars(select(User)))
+
+
+def wait_for(condition, seconds: float = 20) -> bool:
+    """Poll `condition` until it holds (True) or `seconds` pass (False)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

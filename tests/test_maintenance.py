@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from tests.helpers import wait_for
 from tests.tus import NOTHING, Tus, expire, state
 from vault import create_app, maintenance
 from vault.extensions import db
@@ -26,15 +27,6 @@ def sweeper(app):
 
 def cleanup_threads() -> int:
     return sum(thread.name == "vault-cleanup" for thread in threading.enumerate())
-
-
-def wait_for(condition, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_serving_process_sweeps_expired_uploads_on_its_own(

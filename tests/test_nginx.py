@@ -63,12 +63,19 @@ def server_block(storage_dir: str, nginx_port: int, vault_port: int) -> str:
     return text
 
 
-def main_config(run_dir: Path, server: str) -> str:
+HANDOVER_LOG = (
+    "'$request_method $request_uri $status accel=$upstream_http_x_accel_redirect'"
+)
+
+
+def main_config(
+    run_dir: Path, server: str, log: str = HANDOVER_LOG, connections: int = 64
+) -> str:
     """Wrap a server block the way Debian's nginx.conf does, with paths in run_dir.
 
     One process, in the foreground, as the current user: no root needed, and
-    the process we start is the one we stop. The access log records whether
-    vault handed the request over, and where.
+    the process we start is the one we stop. The access log has the format
+    `log`: by default whether vault handed the request over, and where.
     """
     temp_paths = "\n".join(
         f"    {kind}_temp_path {run_dir / kind};"
@@ -80,13 +87,12 @@ master_process off;
 pid {run_dir / "nginx.pid"};
 error_log {run_dir / "error.log"} notice;
 events {{
-    worker_connections 64;
+    worker_connections {connections};
 }}
 http {{
     default_type application/octet-stream;
-    log_format handover '$request_method $request_uri $status '
-                        'accel=$upstream_http_x_accel_redirect';
-    access_log {run_dir / "access.log"} handover;
+    log_format test {log};
+    access_log {run_dir / "access.log"} test;
 {temp_paths}
 {server}
 }}

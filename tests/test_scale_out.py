@@ -20,10 +20,10 @@ import requests
 from tusclient.client import TusClient
 
 from tests import factories
-from tests.cluster import cluster, main_config, wait_for
+from tests.cluster import cluster, main_config
 from tests.conftest import PASSWORD, TEST_DATABASE_URL, base_config, csrf_token_from
 from tests.conftest import fresh_app as fresh
-from tests.helpers import blobs, node, set_quota
+from tests.helpers import blobs, node, set_quota, wait_for
 from tests.s3server import new_bucket
 from tests.servers import PROJECT_ROOT, free_port
 from tests.test_nginx import NGINX, assert_nginx_accepts
