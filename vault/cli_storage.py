@@ -94,8 +94,8 @@ def _progress_printer():
         if now - last[0] >= PROGRESS_EVERY:
             last[0] = now
             click.echo(
-                f"  ... {done.copied + done.present} blobs checked, "
-                f"{done.copied} copied ({format_size(done.copied_bytes)})"
+                f"  ... checked {done.copied + done.present}, "
+                f"copied {done.copied} ({format_size(done.copied_bytes)})"
             )
 
     return progress
