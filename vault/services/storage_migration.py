@@ -262,6 +262,11 @@ def _size(store: BlobStore, key: str) -> int | None:
 
 
 def _still_stored(key: str) -> bool:
+    """Whether a row still names `key`, as of now.
+
+    Ends the read transaction (a rollback): the migration writes nothing until
+    its switch-over, and this must see a file deleted during the copy.
+    """
     found = db.session.scalar(
         select(Node.id).where((Node.storage_key == key) | (Node.thumbnail_key == key))
     )
