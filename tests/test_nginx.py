@@ -516,7 +516,7 @@ def test_nginx_refuses_a_large_body_to_sign_in(servers):
     ],
 )
 def test_nginx_lets_large_bodies_through_to_the_upload_routes(
-    servers, method, path, status
+    people, servers, method, path, status
 ):
     # A stranger's: vault answers, unread, what it answers to strangers.
     headers = {"Content-Type": "application/octet-stream", "Tus-Resumable": "1.0.0"}

@@ -251,3 +251,19 @@ def test_an_upload_waiting_too_long_for_a_thread_is_told_to_come_back(
     assert answer.startswith(b"HTTP/1.1 503 ")
     assert b"Retry-After: 5" in answer
     assert answer.endswith(b"Too many uploads at once: try again in a moment.\n")
+
+
+def test_a_body_refused_unread_is_drained_so_its_answer_arrives(server):
+    # A client (or a proxy such as nginx) that sends a whole big body before
+    # it reads the answer: vault refuses an upload larger than the limit
+    # without reading it, then reads and drops the rest, instead of resetting
+    # the connection, which would throw the answer away on the client's side.
+    body = 32 * 1024 * 1024
+    head = upload_head({}, body)
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        sock.sendall(head)
+        sock.sendall(b"x" * body)
+        answer = closed_by_server(sock)
+
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert answer.endswith(b'"The upload is larger than the 8.4 MB limit."}}\n')

@@ -53,8 +53,14 @@ WAIT_FOR_THREAD = 3
 MAX_HEAD_BYTES = 100 * 16384 + 8190
 RESERVED_THREADS = 2
 RECEIVE_BYTES = 65536
-LINGER_SECONDS = 2.0
-LINGER_BYTES = 65536
+# Closing a connection whose request body was not read: the rest is read and
+# dropped for up to this long, and this much, before the close. Closing with
+# unread bytes resets the connection, and a reset makes the client (nginx,
+# which sends a whole body before it reads the answer) drop the answer it
+# has not read yet: a 502 instead of a 401. In the event loop, it costs no
+# thread; the limits bound what a client that never stops costs.
+LINGER_SECONDS = 5.0
+LINGER_BYTES = 64 * 1024 * 1024
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 BAD_CHUNKS = (
     b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
