@@ -94,12 +94,11 @@ def test_nginx_hands_requests_to_each_server_in_turn(servers, person):
     assert all(a != b for a, b in zip(answered, answered[1:], strict=False))
 
 
-def test_a_session_made_on_one_server_works_on_the_other(servers, person):
-    email = person[0]
-    first, second = servers.server_url(0), servers.server_url(1)
-    browser = requests.Session()
+def sign_in_and_make_a_token(browser, email: str, name: str, first: str, second: str):
+    """Sign in and make an API token called `name`: each form is fetched from
+    `first` and posted to `second`. Return the answers to the sign-in, the
+    account page and the token's form."""
     token = csrf_token_from(browser.get(f"{first}/login", timeout=10).text)
-
     signed_in = browser.post(
         f"{second}/login",
         data={"email": email, "password": PASSWORD, "csrf_token": token},
@@ -107,11 +106,21 @@ def test_a_session_made_on_one_server_works_on_the_other(servers, person):
         timeout=10,
     )
     account = browser.get(f"{first}/account", timeout=10)
-    form_token = csrf_token_from(account.text)
     made = browser.post(
         f"{second}/account/tokens",
-        data={"name": "made on the other server", "csrf_token": form_token},
+        data={"name": name, "csrf_token": csrf_token_from(account.text)},
         timeout=10,
+    )
+    return signed_in, account, made
+
+
+def test_a_session_made_on_one_server_works_on_the_other(servers, person):
+    email = person[0]
+    first, second = servers.server_url(0), servers.server_url(1)
+    browser = requests.Session()
+
+    signed_in, account, made = sign_in_and_make_a_token(
+        browser, email, "made on the other server", first, second
     )
     forged = browser.post(
         f"{first}/account/tokens", data={"name": "no token"}, timeout=10
@@ -129,18 +138,8 @@ def test_a_browser_through_nginx_meets_both_servers(servers, person):
     browser = requests.Session()
     seen = len(servers.logged())
 
-    token = csrf_token_from(browser.get(f"{servers.url}/login", timeout=10).text)
-    signed_in = browser.post(
-        f"{servers.url}/login",
-        data={"email": email, "password": PASSWORD, "csrf_token": token},
-        allow_redirects=False,
-        timeout=10,
-    )
-    account = browser.get(f"{servers.url}/account", timeout=10)
-    made = browser.post(
-        f"{servers.url}/account/tokens",
-        data={"name": "through nginx", "csrf_token": csrf_token_from(account.text)},
-        timeout=10,
+    signed_in, account, made = sign_in_and_make_a_token(
+        browser, email, "through nginx", servers.url, servers.url
     )
 
     assert (signed_in.status_code, account.status_code, made.status_code) == (
