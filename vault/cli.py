@@ -24,11 +24,14 @@ def init_app(app) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(purge_trash)
     app.cli.add_command(cleanup)
+    from vault.cli_backup import backup, restore
     from vault.cli_fsck import fsck
     from vault.cli_storage import storage_cli
 
     app.cli.add_command(fsck)
     app.cli.add_command(storage_cli)
+    app.cli.add_command(backup)
+    app.cli.add_command(restore)
 
 
 @click.command("purge-trash")
