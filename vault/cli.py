@@ -45,19 +45,26 @@ def purge_trash() -> None:
 @click.command("cleanup")
 @with_appcontext
 def cleanup() -> None:
-    """Remove expired resumable uploads and release quota nobody renewed."""
+    """Do now what the server does by itself every VAULT_CLEANUP_SECONDS.
+
+    Remove expired resumable uploads, release quota nobody renewed, purge the
+    trash (as purge-trash does) and delete share links ended long ago.
+    """
     swept = maintenance.sweep_unless_busy()
     if swept is None:
         click.echo("Another process is sweeping right now; it does the work.")
         return
-    count, received, released = swept
     click.echo(
-        f"Removed {count} expired upload{'s' if count != 1 else ''} "
-        f"({format_size(received)} received)."
+        f"Removed {_plural(swept.uploads, 'expired upload')} "
+        f"({format_size(swept.upload_bytes)} received)."
     )
-    click.echo(
-        f"Released {released} expired reservation{'s' if released != 1 else ''}."
-    )
+    click.echo(f"Released {_plural(swept.reservations, 'expired reservation')}.")
+    click.echo(f"Purged {_plural(swept.trashed, 'item')} from the trash.")
+    click.echo(f"Deleted {_plural(swept.links, 'ended share link')}.")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
 
 
 def _run(action: Callable, *args, **options):
