@@ -197,6 +197,19 @@ def test_a_destination_that_is_a_file_is_refused(app, stored, tmp_path):
     assert "is a file" in result.output
 
 
+def test_a_restore_fills_a_schema_that_db_upgrade_made_and_left_empty(
+    app, stored, destination, restored
+):
+    assert run(app, "backup", destination).exit_code == 0
+    with restored.app_context():
+        db.create_all()
+
+    result = run(restored, "restore", destination)
+
+    assert result.exit_code == 0, result.output
+    assert files_by_id(restored) == files_by_id(app)
+
+
 def test_a_restore_refuses_a_database_with_accounts(app, stored, destination):
     assert run(app, "backup", destination).exit_code == 0
 

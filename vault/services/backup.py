@@ -212,11 +212,18 @@ def _write_manifest(destination: str, manifest: dict) -> None:
             json.dump(manifest, file, indent=1, sort_keys=True)
             file.flush()
             os.fsync(file.fileno())
+        # The database copy's rename first, then the manifest's: after a
+        # crash, a manifest on disk names a copy that is on disk too.
+        _fsync_directory(os.path.join(destination, DATABASE))
         os.replace(temp, path)
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
-    directory = os.open(destination, os.O_RDONLY)
+    _fsync_directory(destination)
+
+
+def _fsync_directory(path: str) -> None:
+    directory = os.open(path, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
