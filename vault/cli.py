@@ -15,6 +15,7 @@ from vault import maintenance
 from vault.errors import VaultError
 from vault.links import app_path, external_url
 from vault.services import admin, admin_overview, lockouts, trash
+from vault.text import plural
 from vault.units import format_size, parse_size
 
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -55,16 +56,12 @@ def cleanup() -> None:
         click.echo("Another process is sweeping right now; it does the work.")
         return
     click.echo(
-        f"Removed {_plural(swept.uploads, 'expired upload')} "
+        f"Removed {plural(swept.uploads, 'expired upload')} "
         f"({format_size(swept.upload_bytes)} received)."
     )
-    click.echo(f"Released {_plural(swept.reservations, 'expired reservation')}.")
-    click.echo(f"Purged {_plural(swept.trashed, 'item')} from the trash.")
-    click.echo(f"Deleted {_plural(swept.links, 'ended share link')}.")
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'s' if count != 1 else ''}"
+    click.echo(f"Released {plural(swept.reservations, 'expired reservation')}.")
+    click.echo(f"Purged {plural(swept.trashed, 'item')} from the trash.")
+    click.echo(f"Deleted {plural(swept.links, 'ended share link')}.")
 
 
 def _run(action: Callable, *args, **options):

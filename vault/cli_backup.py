@@ -9,14 +9,11 @@ from flask.cli import with_appcontext
 from vault.errors import VaultError
 from vault.services import backup as backups
 from vault.services import restore as restores
+from vault.text import plural
 from vault.units import format_size
 
 # At most one progress line this often, in seconds.
 PROGRESS_EVERY = 2.0
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'s' if count != 1 else ''}"
 
 
 @click.command("backup")
@@ -34,20 +31,20 @@ def backup(destination: str) -> None:
         raise click.ClickException(error.message) from error
     click.echo(f"Database: {outcome.database_file}")
     click.echo(
-        f"Blobs: copied {_plural(outcome.copied, 'blob')} "
+        f"Blobs: copied {plural(outcome.copied, 'blob')} "
         f"({format_size(outcome.copied_bytes)}), "
         f"{outcome.present} already there ({format_size(outcome.present_bytes)})."
     )
     if outcome.deleted:
         click.echo(
-            f"{_plural(len(outcome.deleted), 'file')} deleted for good while this "
+            f"{plural(len(outcome.deleted), 'file')} deleted for good while this "
             "ran: a restore leaves them out."
         )
     for problem in outcome.problems:
         click.echo(f"Not backed up: {problem}", err=True)
     if outcome.problems:
         raise click.ClickException(
-            f"{_plural(len(outcome.problems), 'blob')} could not be backed up "
+            f"{plural(len(outcome.problems), 'blob')} could not be backed up "
             "(listed above): run `flask --app vault fsck`."
         )
     click.echo(
@@ -70,13 +67,13 @@ def restore(source: str) -> None:
         f"(migration {outcome.revision or 'none recorded'})."
     )
     click.echo(
-        f"Blobs: copied {_plural(outcome.copied, 'blob')} "
+        f"Blobs: copied {plural(outcome.copied, 'blob')} "
         f"({format_size(outcome.copied_bytes)}), "
         f"{outcome.present} already there from an earlier try."
     )
     if outcome.dropped:
         click.echo(
-            f"Left out {_plural(outcome.dropped, 'file')} deleted for good while "
+            f"Left out {plural(outcome.dropped, 'file')} deleted for good while "
             "the backup ran."
         )
     click.echo(
