@@ -18,7 +18,7 @@ from tests.conftest import TEST_DATABASE_URL, AuthActions
 from tests.factories import image_bytes
 from vault.extensions import db
 from vault.models import User
-from vault.services import backup_database, storage_migration, trash
+from vault.services import backup_database, exclusive, storage_migration, trash
 from vault.services import restore as restores
 
 pytestmark = pytest.mark.bytes
@@ -208,6 +208,43 @@ def test_a_restore_fills_a_schema_that_db_upgrade_made_and_left_empty(
 
     assert result.exit_code == 0, result.output
     assert files_by_id(restored) == files_by_id(app)
+
+
+def test_a_second_backup_into_the_same_folder_at_once_is_refused(
+    app, stored, destination
+):
+    destination.mkdir()
+    with app.app_context(), exclusive.only_one_in(str(destination / ".lock")):
+        result = run(app, "backup", destination)
+
+    assert result.exit_code == 1
+    assert f"Another backup into {destination} is running." in result.output
+    assert not (destination / "manifest.json").exists()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda listed: listed["blobs"].update({"../../etc/passwd": {}}),
+        lambda listed: listed["database"].update(file="../vault.db"),
+        lambda listed: listed.pop("blobs"),
+        lambda listed: listed["deleted"].append(7),
+        lambda listed: next(iter(listed["blobs"].values())).update(size="7"),
+    ],
+)
+def test_a_damaged_manifest_is_refused_with_a_clear_message(
+    app, stored, destination, restored, damage
+):
+    assert run(app, "backup", destination).exit_code == 0
+    listed = manifest(destination)
+    damage(listed)
+    (destination / "manifest.json").write_text(json.dumps(listed))
+
+    result = run(restored, "restore", destination)
+
+    assert result.exit_code == 1
+    assert "manifest.json is damaged" in result.output
+    assert files_by_id_or_none(restored) is None
 
 
 def test_a_restore_refuses_a_database_with_accounts(app, stored, destination):

@@ -20,6 +20,7 @@ restore drops those rows, as the vault itself did a moment after the snapshot.
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,14 +30,18 @@ from urllib.parse import quote, urlsplit
 from flask import current_app
 
 from vault.models import utcnow
-from vault.services import backup_database, storage_migration
+from vault.services import backup_database, exclusive, storage_migration
 from vault.services.backup_database import BackupError, FileRow
 from vault.storage import get_storage, open_store
-from vault.storage.base import BlobStore
+from vault.storage.base import KEY_PART, BlobStore
 from vault.storage.hashing import file_sha256
 
 FORMAT = 1
 MANIFEST = "manifest.json"
+LOCK = ".lock"
+_KEY = re.compile(f"{KEY_PART.pattern}/{KEY_PART.pattern}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_DATABASE_FILE = re.compile(r"db/vault-[0-9T]{15}-[0-9a-f]{8}\.(db|pgdump)")
 BLOBS = "blobs"
 DATABASE = "db"
 
@@ -62,9 +67,19 @@ def backup(
     BackupError if the destination or the database cannot be used; a blob
     that is missing or damaged in the store is listed in `problems`.
     """
-    now = now or utcnow()
     destination = os.path.abspath(destination)
-    copier = _Copier(get_storage(), blob_store(destination), _prepare(destination))
+    _prepare(destination)
+    with exclusive.only_one_in(os.path.join(destination, LOCK)) as held:
+        if not held:
+            raise BackupError(f"Another backup into {destination} is running.")
+        return _back_up(destination, now or utcnow(), progress)
+
+
+def _back_up(destination, now, progress) -> BackupOutcome:
+    previous = read_manifest(destination)
+    copier = _Copier(
+        get_storage(), blob_store(destination), previous["blobs"] if previous else {}
+    )
     outcome = copier.outcome
     kind = backup_database.database_kind()
     stamp = now.strftime("%Y%m%dT%H%M%S") + f"-{secrets.token_hex(4)}"
@@ -122,11 +137,39 @@ def read_manifest(directory: str) -> dict | None:
         raise BackupError(f"Cannot read {path}: {error}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(f"{path} is not a manifest this version of vault wrote.")
+    if not _well_formed(manifest):
+        raise BackupError(
+            f"{path} is damaged: it does not list a database copy and blobs "
+            "as vault writes them."
+        )
     return manifest
 
 
-def _prepare(destination: str) -> dict[str, dict]:
-    """Make DEST's folders; return the blobs its previous manifest lists."""
+def _well_formed(manifest: dict) -> bool:
+    """Whether every name and number a restore would use is one we write."""
+    try:
+        database = manifest["database"]
+        return bool(
+            database["kind"] in (backup_database.SQLITE, backup_database.POSTGRESQL)
+            and _DATABASE_FILE.fullmatch(database["file"])
+            and _SHA256.fullmatch(database["sha256"])
+            and isinstance(manifest["created_at"], str)
+            and all(
+                _KEY.fullmatch(key)
+                and type(entry["size"]) is int
+                and entry["size"] >= 0
+                and _SHA256.fullmatch(entry["sha256"])
+                for key, entry in manifest["blobs"].items()
+            )
+            and all(_KEY.fullmatch(key) for key in manifest["deleted"])
+        )
+    # A hand-edited or truncated file may hold anything where we expect these.
+    except (KeyError, TypeError, AttributeError):
+        return False
+
+
+def _prepare(destination: str) -> None:
+    """Make DEST's folders; BackupError if they cannot be made."""
     if os.path.exists(destination) and not os.path.isdir(destination):
         raise BackupError(f"{destination} is not a folder.")
     try:
@@ -134,8 +177,6 @@ def _prepare(destination: str) -> dict[str, dict]:
         os.makedirs(os.path.join(destination, BLOBS), mode=0o700, exist_ok=True)
     except OSError as error:
         raise BackupError(f"Cannot write to {destination}: {error}") from None
-    previous = read_manifest(destination)
-    return previous["blobs"] if previous else {}
 
 
 class _Copier:
