@@ -148,15 +148,16 @@ def test_a_damaged_copy_in_the_backup_is_copied_again(app, stored, destination):
 
 
 def test_a_file_deleted_for_good_during_the_backup_is_left_out_of_the_restore(
-    app, alice, stored, destination, restored, monkeypatch
+    app, alice, stored, destination, restored, trash_item, monkeypatch
 ):
     snapshot = backup_database.snapshot
-    old = stored["old.txt"]
+    old, photo = stored["old.txt"], stored["photo.png"]
+    trash_item(alice, photo)  # with its thumbnail
 
     def purged_right_after(path):
         with snapshot(path) as connection:
             with app.app_context():
-                trash.delete_forever(db.session.get(User, alice.id), old.id)
+                trash.empty_trash(db.session.get(User, alice.id))
             yield connection
 
     monkeypatch.setattr(
@@ -164,14 +165,17 @@ def test_a_file_deleted_for_good_during_the_backup_is_left_out_of_the_restore(
     )
     backed_up = run(app, "backup", destination)
     assert backed_up.exit_code == 0, backed_up.output
-    assert "1 file deleted for good while this ran" in backed_up.output
-    assert manifest(destination)["deleted"] == [old.storage_key]
+    assert "2 files deleted for good while this ran" in backed_up.output
+    assert sorted(manifest(destination)["deleted"]) == sorted(
+        [old.storage_key, photo.storage_key]
+    )
 
     result = run(restored, "restore", destination)
 
     assert result.exit_code == 0, result.output
-    assert "Left out 1 file deleted for good" in result.output
+    assert "Left out 2 files deleted for good" in result.output
     assert old.id not in files_by_id(restored)
+    assert photo.id not in files_by_id(restored)
     assert files_by_id(restored) == files_by_id(app)
     assert fsck_problems(restored) == []  # alice is charged for what she has
 

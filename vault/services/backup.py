@@ -173,6 +173,8 @@ def _prepare(destination: str) -> None:
     if os.path.exists(destination) and not os.path.isdir(destination):
         raise BackupError(f"{destination} is not a folder.")
     try:
+        # Each folder made private: it holds password hashes and everyone's files.
+        os.makedirs(destination, mode=0o700, exist_ok=True)
         os.makedirs(os.path.join(destination, DATABASE), mode=0o700, exist_ok=True)
         os.makedirs(os.path.join(destination, BLOBS), mode=0o700, exist_ok=True)
     except OSError as error:
@@ -223,9 +225,11 @@ class _Copier:
     def _copy(self, key, size, sha256, label) -> str | None:
         have = storage_migration.blob_size(self.source, key)
         if have is None:
-            if not storage_migration.still_stored(key):
+            if label is None:
+                pass  # a thumbnail: a restore forgets it, and it is made again
+            elif not storage_migration.still_stored(key):
                 self.outcome.deleted.append(key)
-            elif label is not None:
+            else:
                 self.outcome.problems.append(f"{label}: {key} is missing")
             return None
         if size is not None and have != size:
