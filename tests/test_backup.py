@@ -18,7 +18,13 @@ from tests.conftest import TEST_DATABASE_URL, AuthActions
 from tests.factories import image_bytes
 from vault.extensions import db
 from vault.models import User
-from vault.services import backup_database, exclusive, storage_migration, trash
+from vault.services import (
+    backup_database,
+    exclusive,
+    storage_migration,
+    storage_switch,
+    trash,
+)
 from vault.services import restore as restores
 
 pytestmark = pytest.mark.bytes
@@ -112,6 +118,20 @@ def test_the_manifest_lists_each_blob_with_its_size_and_sha256(
     assert listed["deleted"] == []
     blob = destination / "blobs" / big.storage_key
     assert blob.read_bytes() == BIG
+
+
+def test_a_restored_vault_uses_its_own_store_not_one_a_migration_recorded(
+    app, stored, destination, restored
+):
+    with app.app_context():
+        storage_switch.record("s3://elsewhere/vault", app.config["STORAGE_URL"])
+        db.session.commit()
+    assert run(app, "backup", destination).exit_code == 0
+
+    assert run(restored, "restore", destination).exit_code == 0
+
+    uri = restored.config["SQLALCHEMY_DATABASE_URI"]
+    assert storage_switch.recorded_url(uri) is None
 
 
 def test_a_second_backup_copies_only_new_blobs(app, alice, upload, stored, destination):

@@ -42,8 +42,7 @@ class Swept:
 
 
 def sweep() -> Swept:
-    """Remove expired uploads, release expired reservations, purge the trash
-    and delete share links that ended long ago."""
+    """Remove expired uploads and reservations, the old trash and ended links."""
     count, received = resumable_expiry.remove_expired()
     return Swept(
         count,
