@@ -11,6 +11,7 @@ import json
 import os
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests import helpers
 from tests.backups import empty_instance, files_by_id, fsck_problems, stored_hashes
@@ -395,4 +396,14 @@ def test_without_pg_dump_it_says_what_to_run(app, stored, destination, monkeypat
     assert result.exit_code == 1
     assert "pg_dump is not on the PATH" in result.output
     assert "pg_dump --format=custom --file=" in result.output
+    assert ".pgdump postgresql://" in result.output
     assert not (destination / "manifest.json").exists()
+
+
+def test_pg_dump_and_pg_restore_get_a_url_without_the_password():
+    url = make_url("postgresql+psycopg://vault:s3cret@db.example:5432/vault")
+
+    # The password goes through PGPASSWORD, never on a command line ps shows.
+    assert backup_database._libpq_url(url) == (
+        "postgresql://vault@db.example:5432/vault"
+    )

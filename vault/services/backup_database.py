@@ -66,7 +66,8 @@ def snapshot(path: str) -> Iterator[Connection]:
             with _sqlite_connection(path) as connection:
                 yield connection
         else:
-            with _pg_snapshot(temp) as connection:
+            program = _client("pg_dump", path)
+            with _pg_snapshot(program, temp) as connection:
                 os.replace(temp, path)
                 yield connection
     finally:
@@ -164,9 +165,8 @@ def _sqlite_connection(path: str) -> Iterator[Connection]:
 
 
 @contextlib.contextmanager
-def _pg_snapshot(dump_path: str) -> Iterator[Connection]:
+def _pg_snapshot(program: str, dump_path: str) -> Iterator[Connection]:
     """Dump the database from a snapshot that stays open while the block runs."""
-    program = _client("pg_dump", dump_path)
     with db.engine.connect() as connection:
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
@@ -224,9 +224,15 @@ def _client(program: str, path: str) -> str:
 
 def _libpq_url(url: URL) -> str:
     """The URL for libpq programs: no driver name, no password."""
-    return url.set(drivername="postgresql", password=None).render_as_string(
-        hide_password=False
-    )
+    # Built anew: URL.set() takes password=None as "leave it as it is".
+    return URL.create(
+        "postgresql",
+        username=url.username,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query=url.query,
+    ).render_as_string(hide_password=False)
 
 
 def _run(command: list[str]) -> None:
