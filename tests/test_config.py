@@ -60,6 +60,18 @@ def test_resumable_sizes_must_be_positive_byte_counts(tmp_path, name, value):
         )
 
 
+@pytest.mark.parametrize("value", [-1, "30 days", 1.5, True])
+def test_ended_link_days_must_be_a_whole_number(tmp_path, value):
+    with pytest.raises(ValueError, match="VAULT_ENDED_LINK_DAYS must be a whole"):
+        _app_with_storage(tmp_path, ENDED_LINK_DAYS=value)
+
+
+def test_ended_link_days_may_be_zero(tmp_path):
+    app = _app_with_storage(tmp_path, ENDED_LINK_DAYS=0)
+
+    assert app.config["ENDED_LINK_DAYS"] == 0
+
+
 def _app_with_storage(tmp_path, **settings):
     return create_app(
         {

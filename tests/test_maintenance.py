@@ -1,15 +1,20 @@
-"""The app cleans up by itself: expired uploads and stale reservations."""
+"""The app cleans up by itself: expired uploads, stale reservations, the
+trash and share links that ended long ago."""
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
-from tests.helpers import wait_for
+from tests.helpers import blobs, nodes, wait_for
 from tests.tus import NOTHING, Tus, expire, state
 from vault import create_app, maintenance
 from vault.extensions import db
-from vault.services import exclusive
+from vault.models import ShareAccess, ShareLink, User, utcnow
+from vault.services import exclusive, shares
+from vault.services.share_access import Visitor, log_access
 
 pytestmark = pytest.mark.bytes
 
@@ -106,7 +111,7 @@ def test_a_sweep_skips_its_turn_while_another_process_sweeps(
     assert held is True
     assert busy is None
     assert during == held_before != NOTHING
-    assert after == (1, 5, 0)
+    assert after == maintenance.Swept(1, 5, 0, 0, 0)
     assert state(app, alice) == NOTHING
 
 
@@ -143,3 +148,93 @@ def test_the_command_says_so_when_another_process_sweeps(app, runner):
 
     assert result.exit_code == 0, result.output
     assert result.output == "Another process is sweeping right now; it does the work.\n"
+
+
+# --- the trash and ended share links -------------------------------------------
+
+
+def make_link(app, user, node, ends_days_ago: float, revoked: bool = False) -> str:
+    """Make a link that expired (or, revoked, was revoked) this many days ago."""
+    with app.app_context():
+        owner = db.session.get(User, user.id)
+        ended = utcnow() - timedelta(days=ends_days_ago)
+        made = ended - timedelta(days=1)
+        if revoked:
+            link = shares.create_share(
+                owner, node.id, expires_at=utcnow() + timedelta(days=1), now=made
+            )
+            shares.revoke_share(owner, link.id, now=ended)
+        else:
+            link = shares.create_share(owner, node.id, expires_at=ended, now=made)
+        log_access(link, "view", Visitor("192.0.2.1"), now=made)
+        return link.id
+
+
+def links_and_visits(app) -> tuple[set[str], int]:
+    with app.app_context():
+        return (
+            set(db.session.scalars(select(ShareLink.id))),
+            db.session.scalar(select(func.count()).select_from(ShareAccess)),
+        )
+
+
+@pytest.fixture
+def aged(app, alice, upload, trash_item):
+    """Old and recent trash, and links ended long ago, lately, or not at all."""
+    now = utcnow()
+    report = upload(alice, "report.pdf", b"%PDF-1.4 report")
+    trash_item(alice, upload(alice, "old.txt", b"old"), now=now - timedelta(days=31))
+    recent = upload(alice, "recent.txt", b"recent")
+    trash_item(alice, recent, now=now - timedelta(days=29))
+    return {
+        "report": report,
+        "recent": recent,
+        "expired long ago": make_link(app, alice, report, 31),
+        "revoked long ago": make_link(app, alice, report, 31, revoked=True),
+        "expired lately": make_link(app, alice, report, 29),
+        "open": make_link(app, alice, report, -5),
+    }
+
+
+def test_a_sweep_purges_the_trash_and_deletes_links_ended_long_ago(app, aged):
+    with app.app_context():
+        swept = maintenance.sweep_unless_busy()
+
+    assert swept == maintenance.Swept(0, 0, 0, 1, 2)
+    assert {node.name for node in nodes(app)} == {"report.pdf", "recent.txt"}
+    assert set(blobs(app)) == {aged["report"].storage_key, aged["recent"].storage_key}
+    # Each link had one visit: the log of a deleted link goes with it.
+    assert links_and_visits(app) == ({aged["expired lately"], aged["open"]}, 2)
+
+
+def test_how_long_ended_links_stay_is_a_setting(app, aged):
+    app.config["ENDED_LINK_DAYS"] = 60
+
+    with app.app_context():
+        swept = maintenance.sweep_unless_busy()
+
+    assert swept.links == 0
+    assert len(links_and_visits(app)[0]) == 4
+
+
+def test_the_thread_purges_the_trash_and_old_links_on_its_own(
+    app, client, aged, sweeper
+):
+    client.get("/login")  # its first request starts the thread
+
+    assert wait_for(lambda: len(nodes(app)) == 2)
+    assert wait_for(lambda: len(links_and_visits(app)[0]) == 2)
+
+
+def test_the_cleanup_command_does_it_now_and_says_what_it_did(app, runner, aged):
+    app.extensions["vault.sweeper"].stop()  # only the command sweeps here
+
+    result = runner.invoke(args=["cleanup"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "Removed 0 expired uploads (0 bytes received).\n"
+        "Released 0 expired reservations.\n"
+        "Purged 1 item from the trash.\n"
+        "Deleted 2 ended share links.\n"
+    )

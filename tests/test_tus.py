@@ -713,12 +713,16 @@ def test_an_expired_upload_is_gone_and_cleaned_up(app, tus, alice, runner):
     assert result.output == (
         "Removed 1 expired upload (5 bytes received).\n"
         "Released 0 expired reservations.\n"
+        "Purged 0 items from the trash.\n"
+        "Deleted 0 ended share links.\n"
     )
     assert state(app, alice) == NOTHING
     again = runner.invoke(args=["cleanup"])
     assert again.output == (
         "Removed 0 expired uploads (0 bytes received).\n"
         "Released 0 expired reservations.\n"
+        "Purged 0 items from the trash.\n"
+        "Deleted 0 ended share links.\n"
     )
 
 
@@ -728,7 +732,7 @@ def test_cleanup_releases_reservations_nobody_renewed(app, runner, alice):
 
     result = runner.invoke(args=["cleanup"])
 
-    assert result.output.endswith("Released 1 expired reservation.\n")
+    assert "Released 1 expired reservation.\n" in result.output
     assert state(app, alice) == NOTHING
 
 

@@ -171,10 +171,7 @@ def _configure(app: Flask, test_config: dict | None) -> None:
     faults.check_config(config)
     if config["REGISTRATION"] not in ("open", "closed"):
         raise ValueError("VAULT_REGISTRATION must be 'open' or 'closed'")
-    for name in ("RESUMABLE_THRESHOLD_BYTES", "RESUMABLE_CHUNK_BYTES"):
-        # The browser uploader takes them as they are (templates/files/folder.html).
-        if not (isinstance(config[name], int) and config[name] > 0):
-            raise ValueError(f"VAULT_{name} must be a whole number of bytes above 0")
+    _check_counts(config)
     from vault import links
 
     config["BASE_URL"] = links.check_base_url(config.get("BASE_URL"))
@@ -183,6 +180,19 @@ def _configure(app: Flask, test_config: dict | None) -> None:
     )
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
+
+
+def _check_counts(config) -> None:
+    for name in ("RESUMABLE_THRESHOLD_BYTES", "RESUMABLE_CHUNK_BYTES"):
+        # The browser uploader takes them as they are (templates/files/folder.html).
+        if not (isinstance(config[name], int) and config[name] > 0):
+            raise ValueError(f"VAULT_{name} must be a whole number of bytes above 0")
+    # A typo here would delete links too soon, or never: refuse it at start.
+    days = config["ENDED_LINK_DAYS"]
+    if not (isinstance(days, int) and not isinstance(days, bool) and days >= 0):
+        raise ValueError(
+            "VAULT_ENDED_LINK_DAYS must be a whole number of days, 0 or more"
+        )
 
 
 def _with_driver(url: str) -> str:

@@ -15,6 +15,7 @@ from vault import maintenance
 from vault.errors import VaultError
 from vault.links import app_path, external_url
 from vault.services import admin, admin_overview, lockouts, trash
+from vault.text import plural
 from vault.units import format_size, parse_size
 
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -24,11 +25,14 @@ def init_app(app) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(purge_trash)
     app.cli.add_command(cleanup)
+    from vault.cli_backup import backup, restore
     from vault.cli_fsck import fsck
     from vault.cli_storage import storage_cli
 
     app.cli.add_command(fsck)
     app.cli.add_command(storage_cli)
+    app.cli.add_command(backup)
+    app.cli.add_command(restore)
 
 
 @click.command("purge-trash")
@@ -42,19 +46,22 @@ def purge_trash() -> None:
 @click.command("cleanup")
 @with_appcontext
 def cleanup() -> None:
-    """Remove expired resumable uploads and release quota nobody renewed."""
+    """Do now what the server does by itself every VAULT_CLEANUP_SECONDS.
+
+    Remove expired resumable uploads, release quota nobody renewed, purge the
+    trash (as purge-trash does) and delete share links ended long ago.
+    """
     swept = maintenance.sweep_unless_busy()
     if swept is None:
         click.echo("Another process is sweeping right now; it does the work.")
         return
-    count, received, released = swept
     click.echo(
-        f"Removed {count} expired upload{'s' if count != 1 else ''} "
-        f"({format_size(received)} received)."
+        f"Removed {plural(swept.uploads, 'expired upload')} "
+        f"({format_size(swept.upload_bytes)} received)."
     )
-    click.echo(
-        f"Released {released} expired reservation{'s' if released != 1 else ''}."
-    )
+    click.echo(f"Released {plural(swept.reservations, 'expired reservation')}.")
+    click.echo(f"Purged {plural(swept.trashed, 'item')} from the trash.")
+    click.echo(f"Deleted {plural(swept.links, 'ended share link')}.")
 
 
 def _run(action: Callable, *args, **options):

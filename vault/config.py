@@ -25,13 +25,18 @@ class DefaultConfig:
     # A resumable (tus) upload, and the quota it holds, lasts this long after
     # its last bytes arrived; `flask --app vault cleanup` removes it then.
     UPLOAD_EXPIRY_HOURS = 24
-    # Each serving process does what `cleanup` does this often (0: never).
+    # Each serving process does what `cleanup` does this often (0: never):
+    # expired uploads and reservations, the trash, ended share links.
     CLEANUP_SECONDS = 30 * 60
     # The browser sends files above this size with tus, in chunks of this size:
     # small enough to pass a proxy's 100 MB body limit.
     RESUMABLE_THRESHOLD_BYTES = 8 * 1024 * 1024
     RESUMABLE_CHUNK_BYTES = 8 * 1024 * 1024
     SHARE_MAX_DAYS = 90  # the longest a share link may last
+    # A link that expired or was revoked stays on its owner's list this long
+    # (an expired one can be given a new expiry), then the sweeper deletes it
+    # with its visit log.
+    ENDED_LINK_DAYS = 30
 
     # Werkzeug keeps non-file form fields in memory: keep them small and few. The
     # multipart parser also buffers file data against this limit, so it must stay

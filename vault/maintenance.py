@@ -1,21 +1,25 @@
 """Housekeeping the app does by itself, as `flask --app vault cleanup` does.
 
 Every serving process runs a daemon thread, started by its first request, that
-every VAULT_CLEANUP_SECONDS (0 turns it off) removes expired resumable uploads
-and releases quota that dead uploads still hold. However many processes and
-app servers do so, one sweeps at a time: a sweep takes a lock they share
-(vault/services/exclusive.py), and a process that finds it taken skips its
-turn. Even without it no work would be done twice: each row is removed by one
-process only, and bytes only by the one that removed the row.
+every VAULT_CLEANUP_SECONDS (0 turns it off) removes expired resumable uploads,
+releases quota that dead uploads still hold, purges what has been in the trash
+longer than VAULT_TRASH_DAYS (as `purge-trash` does) and deletes share links
+that ended (expired or revoked) over VAULT_ENDED_LINK_DAYS ago. So none of it
+needs cron. However many processes and app servers do so, one sweeps at a
+time: a sweep takes a lock they share (vault/services/exclusive.py), and a
+process that finds it taken skips its turn. Even without it no work would be
+done twice: each row is removed by one process only, and bytes only by the
+one that removed the row.
 """
 
 import os
 import threading
+from dataclasses import dataclass
 
 from flask import Flask
 
 from vault.extensions import db
-from vault.services import exclusive, quotas, resumable_expiry
+from vault.services import exclusive, quotas, resumable_expiry, shares, trash
 
 
 def init_app(app: Flask) -> None:
@@ -26,16 +30,30 @@ def init_app(app: Flask) -> None:
         app.before_request(sweeper.start)
 
 
-def sweep() -> tuple[int, int, int]:
-    """Remove expired uploads and release expired reservations.
+@dataclass(frozen=True)
+class Swept:
+    """What one sweep did."""
 
-    Return how many uploads, their bytes, and how many reservations.
-    """
+    uploads: int  # expired resumable uploads removed
+    upload_bytes: int  # the bytes they had received
+    reservations: int  # expired reservations released
+    trashed: int  # items purged from the trash
+    links: int  # ended share links deleted
+
+
+def sweep() -> Swept:
+    """Remove expired uploads and reservations, the old trash and ended links."""
     count, received = resumable_expiry.remove_expired()
-    return count, received, quotas.release_expired()
+    return Swept(
+        count,
+        received,
+        quotas.release_expired(),
+        trash.purge_expired(),
+        shares.purge_ended(),
+    )
 
 
-def sweep_unless_busy() -> tuple[int, int, int] | None:
+def sweep_unless_busy() -> Swept | None:
     """Sweep, unless another process is sweeping now: then return None."""
     with exclusive.only_one("sweep") as held:
         return sweep() if held else None
@@ -80,13 +98,18 @@ class Sweeper:
                 finally:
                     db.session.remove()
 
-    def _log(self, swept: tuple[int, int, int] | None) -> None:
+    def _log(self, swept: Swept | None) -> None:
         # At INFO: an operator who wants to see the sweeps turns it on.
         if swept is None:
             self._app.logger.info("cleanup: skipped, another process is sweeping")
         else:
             self._app.logger.info(
                 "cleanup: removed %d expired uploads (%d bytes), "
-                "released %d expired reservations",
-                *swept,
+                "released %d expired reservations, purged %d items from the "
+                "trash, deleted %d ended share links",
+                swept.uploads,
+                swept.upload_bytes,
+                swept.reservations,
+                swept.trashed,
+                swept.links,
             )

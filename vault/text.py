@@ -1,4 +1,4 @@
-"""Small checks on text that people send us."""
+"""Small helpers for text: checks on what people send us, counts in messages."""
 
 import re
 import unicodedata
@@ -23,3 +23,8 @@ def page_number(text: str) -> int | None:
     if text.isascii() and text.isdigit() and len(text) < 7 and int(text) > 0:
         return int(text)
     return None
+
+
+def plural(count: int, noun: str) -> str:
+    """Return "1 file", "2 files": a count with its noun, for messages."""
+    return f"{count} {noun}{'s' if count != 1 else ''}"

@@ -38,6 +38,15 @@ def only_one(name: str) -> Iterator[bool]:
         yield True
 
 
+def only_one_in(path: str) -> contextlib.AbstractContextManager[bool]:
+    """Yield True while this process holds the file lock `path`; False if another does.
+
+    For work on one folder of this machine (a backup into it), whatever the
+    database.
+    """
+    return _file_lock(path)
+
+
 @contextlib.contextmanager
 def _advisory_lock(engine, name: str) -> Iterator[bool]:
     key = zlib.crc32(f"vault:{name}".encode())

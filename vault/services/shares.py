@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import selectinload
 
 from vault import security
@@ -23,6 +23,7 @@ MAX_NOTE = 1000
 MAX_PASSWORD = 1024
 LOG_LIMIT = 500  # entries shown of one link's log
 MAX_ALLOWED_TYPES = 50
+PURGE_BATCH = 500  # ended links deleted per transaction
 EXTENSION = re.compile(r"[a-z0-9]{1,16}")
 UNCHANGED = object()
 LINE_BREAKS_AND_TABS = str.maketrans("", "", "\r\n\t")
@@ -315,3 +316,26 @@ def access_log(user: User, share_id: str, limit: int = LOG_LIMIT) -> list[ShareA
             .limit(limit)
         )
     )
+
+
+def purge_ended(now: datetime | None = None) -> int:
+    """Delete links that expired or were revoked over VAULT_ENDED_LINK_DAYS ago.
+
+    Their visit log goes with them (the foreign key cascades). Until then the
+    owner still sees them, and may give an expired one a new expiry: the
+    condition is checked again as each batch is deleted, so a link extended
+    meanwhile stays. A sweep: commits each batch.
+    """
+    cutoff = (now or utcnow()) - timedelta(days=current_app.config["ENDED_LINK_DAYS"])
+    ended = or_(ShareLink.expires_at < cutoff, ShareLink.revoked_at < cutoff)
+    purged = 0
+    while ids := db.session.scalars(
+        select(ShareLink.id).where(ended).order_by(ShareLink.id).limit(PURGE_BATCH)
+    ).all():
+        purged += db.session.execute(
+            delete(ShareLink)
+            .where(ShareLink.id.in_(ids), ended)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+    return purged

@@ -166,7 +166,7 @@ def copy_pass(
     """Copy what the target lacks; with dry_run only count it as copied."""
     done = Pass()
     for blob in stored_blobs():
-        size = _size(target, blob.key)
+        size = blob_size(target, blob.key)
         if size is not None and (blob.size is None or size == blob.size):
             done.present, done.present_bytes = (
                 done.present + 1,
@@ -183,9 +183,9 @@ def copy_pass(
 
 
 def _copy_one(source: BlobStore, target: BlobStore, blob: Blob, done: Pass) -> None:
-    size = _size(source, blob.key)
+    size = blob_size(source, blob.key)
     if size is None:
-        if _still_stored(blob.key) and blob.size is not None:
+        if still_stored(blob.key) and blob.size is not None:
             done.missing.append(f"{blob.label}: {blob.key} is missing")
         # A thumbnail is made again when next shown; a deleted file is gone.
         return
@@ -254,18 +254,20 @@ def stored_blobs() -> Iterator[Blob]:
         last = rows[-1].id
 
 
-def _size(store: BlobStore, key: str) -> int | None:
+def blob_size(store: BlobStore, key: str) -> int | None:
+    """Return a blob's size in `store`, or None if it is not there."""
     try:
         return store.size(key)
     except FileNotFoundError:
         return None
 
 
-def _still_stored(key: str) -> bool:
+def still_stored(key: str) -> bool:
     """Whether a row still names `key`, as of now.
 
-    Ends the read transaction (a rollback): the migration writes nothing until
-    its switch-over, and this must see a file deleted during the copy.
+    Ends the read transaction (a rollback): the migration (and a backup) writes
+    nothing through the session meanwhile, and this must see a file deleted
+    during the copy.
     """
     found = db.session.scalar(
         select(Node.id).where((Node.storage_key == key) | (Node.thumbnail_key == key))

@@ -7,7 +7,7 @@ still wins, loudly (see vault/__init__.py `_configure_storage`).
 
 import os
 
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import create_engine, delete, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -52,3 +52,8 @@ def record(current: str, previous: str) -> None:
         setting = db.session.get(Setting, name) or Setting(name=name)
         setting.value, setting.updated_at = value, utcnow()
         db.session.add(setting)
+
+
+def forget() -> None:
+    """Forget any recorded switch-over (a restored database's); the caller commits."""
+    db.session.execute(delete(Setting).where(Setting.name.in_((CURRENT, PREVIOUS))))

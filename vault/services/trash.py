@@ -145,6 +145,15 @@ def purge_expired(now: datetime | None = None) -> int:
     return purged
 
 
+def forget_files(storage_keys: list[str]) -> int:
+    """Delete the rows of files whose blobs were deleted for good; return how many.
+
+    For a restore (services/restore.py): a backup's database copy may still
+    name files that were deleted while it copied the blobs. The caller commits.
+    """
+    return len(_delete_rows(Node.storage_key.in_(storage_keys)))
+
+
 def _delete_rows(*where) -> list:
     """Delete the trashed rows `where` picks and free their bytes; return them.
 
