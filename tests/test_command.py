@@ -1,0 +1,146 @@
+"""The `vault` command: the app's whole command line, and `vault serve`."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import PASSWORD, stored_user
+from tests.servers import PROJECT_ROOT
+from vault import command
+
+
+@pytest.fixture
+def settings(app, monkeypatch, tmp_path) -> dict[str, str]:
+    """Point `vault` at the test app's database and store, from tmp_path."""
+    values = {
+        "VAULT_INSTANCE_DIR": str(tmp_path / "instance"),
+        "VAULT_DATABASE_URL": app.config["DATABASE_URL"],
+        "VAULT_STORAGE_URL": app.config["STORAGE_URL"],
+        "VAULT_SECRET_KEY": app.config["SECRET_KEY"],
+        "VAULT_PASSWORD_HASH_PROFILE": "CHEAPEST",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    return values
+
+
+@pytest.fixture
+def exec_calls(monkeypatch) -> list[list[str]]:
+    """Record what `vault serve` would exec instead of replacing the test."""
+    calls = []
+    monkeypatch.setattr(os, "execv", lambda path, argv: calls.append([path, *argv]))
+    return calls
+
+
+def vault(*args: str, input: str | None = None):
+    return CliRunner().invoke(command.main, args, input=input)
+
+
+def test_vault_has_the_apps_commands_and_serve(settings):
+    result = vault("--help")
+
+    listed = result.output.split("Commands:")[1]
+    names = {line.split()[0] for line in listed.splitlines() if line.strip()}
+    assert result.exit_code == 0
+    assert {"db", "users", "fsck", "cleanup", "purge-trash", "serve"} <= names
+    assert "run" not in names  # Werkzeug's development server is not how to serve
+
+
+def test_vault_users_create_makes_an_account(app, settings):
+    result = vault(
+        "users", "create", "carol@example.com", "--password-stdin", input=PASSWORD
+    )
+
+    assert result.exit_code == 0, result.output
+    assert stored_user(app, "carol@example.com") is not None
+
+
+def test_an_unknown_command_is_refused_by_name(settings):
+    result = vault("serv")
+
+    assert result.exit_code == 2
+    assert "No such command 'serv'" in result.output
+
+
+def test_vault_version_names_vault(settings):
+    result = vault("--version")
+
+    assert result.output.startswith("vault, version ")
+
+
+def test_serve_runs_gunicorn_with_the_packaged_settings(settings, exec_calls):
+    result = vault("serve", "--log-level", "debug")
+
+    assert result.exit_code == 0, result.output
+    assert f"instance folder {settings['VAULT_INSTANCE_DIR']}" in result.output
+    assert exec_calls == [
+        [
+            sys.executable,
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:vault.gunicorn_settings",
+            "--log-level",
+            "debug",
+            "vault:create_app()",
+        ]
+    ]
+
+
+def test_serve_refuses_a_relative_instance_folder(settings, exec_calls, monkeypatch):
+    monkeypatch.setenv("VAULT_INSTANCE_DIR", "instance")
+
+    result = vault("serve")
+
+    assert result.exit_code == 2
+    assert "VAULT_INSTANCE_DIR must be an absolute path" in result.output
+    assert exec_calls == []
+
+
+def run_vault(settings, tmp_path, *args: str, **extra: str):
+    """Run `python -m vault` in a process of its own, from tmp_path."""
+    environment = {**os.environ, **settings, **extra, "PYTHONPATH": str(PROJECT_ROOT)}
+    return subprocess.run(  # noqa: S603 (our own command, fixed arguments)
+        [sys.executable, "-m", "vault", *args],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_serve_takes_workers_and_threads_from_the_environment(settings, tmp_path):
+    result = run_vault(
+        settings,
+        tmp_path,
+        "serve",
+        "--print-config",
+        VAULT_WORKERS="3",
+        VAULT_THREADS="5",
+        VAULT_BIND="127.0.0.1:8123",
+    )
+
+    assert result.returncode == 0, result.stderr
+    printed = dict(re.findall(r"^(\w+)\s+= (.*)$", result.stdout, flags=re.MULTILINE))
+    assert printed["workers"] == "3"
+    assert printed["threads"] == "5"
+    assert printed["bind"] == "['127.0.0.1:8123']"
+    assert printed["worker_class"] == "vault.worker.ThreadWorker"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("VAULT_WORKERS", "0"), ("VAULT_THREADS", "two"), ("VAULT_WORKERS", "-1")],
+)
+def test_serve_refuses_a_count_that_is_not_one_or_more(settings, tmp_path, name, value):
+    result = run_vault(settings, tmp_path, "serve", "--check-config", **{name: value})
+
+    assert result.returncode == 1
+    assert f"{name} must be a whole number above 0, not '{value}'" in result.stderr
