@@ -10,11 +10,12 @@ from click.testing import CliRunner
 
 from tests.conftest import PASSWORD, stored_user
 from tests.servers import PROJECT_ROOT
-from vault import command
+from vault import command, create_app
+from vault.extensions import db
 
 
 @pytest.fixture
-def settings(app, monkeypatch, tmp_path) -> dict[str, str]:
+def settings(app, monkeypatch, tmp_path):
     """Point `vault` at the test app's database and store, from tmp_path."""
     values = {
         "VAULT_INSTANCE_DIR": str(tmp_path / "instance"),
@@ -26,7 +27,17 @@ def settings(app, monkeypatch, tmp_path) -> dict[str, str]:
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
-    return values
+    made = []
+
+    def recording_create_app():
+        made.append(create_app())
+        return made[-1]
+
+    monkeypatch.setattr(command.main, "create_app", recording_create_app)
+    yield values
+    for made_app in made:  # their pools, or PostgreSQL connections outlive the test
+        with made_app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
