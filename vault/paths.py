@@ -27,6 +27,8 @@ def instance_dir() -> str:
     user's data folder for an installed vault: `$XDG_DATA_HOME/vault`, that is
     `~/.local/share/vault`, as for other programs installed with pipx. Read
     before any configuration, since the instance's config.py lives there.
+    Each app server of a scaled-out deployment has its own
+    (docs/deploy/scale-out.md).
 
     Raises ValueError for a relative VAULT_INSTANCE_DIR, or when there is no
     home folder to default to.
