@@ -7,10 +7,12 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from flask_migrate import stamp
+from sqlalchemy import text
 
 from tests.conftest import PASSWORD, stored_user
 from tests.servers import PROJECT_ROOT
-from vault import command, create_app
+from vault import command
 from vault.extensions import db
 
 
@@ -28,6 +30,7 @@ def settings(app, monkeypatch, tmp_path):
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
     made = []
+    create_app = command.main.create_app
 
     def recording_create_app():
         made.append(create_app())
@@ -84,7 +87,17 @@ def test_vault_version_names_vault(settings):
     assert result.output.startswith("vault, version ")
 
 
-def test_serve_runs_gunicorn_with_the_packaged_settings(settings, exec_calls):
+@pytest.fixture
+def upgraded(app):
+    """Mark the test app's schema as `vault db upgrade` leaves it."""
+    with app.app_context():
+        stamp()
+    yield
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+
+
+def test_serve_runs_gunicorn_with_the_packaged_settings(settings, upgraded, exec_calls):
     result = vault("serve", "--log-level", "debug")
 
     assert result.exit_code == 0, result.output
@@ -104,13 +117,25 @@ def test_serve_runs_gunicorn_with_the_packaged_settings(settings, exec_calls):
     ]
 
 
-def test_serve_refuses_a_relative_instance_folder(settings, exec_calls, monkeypatch):
-    monkeypatch.setenv("VAULT_INSTANCE_DIR", "instance")
-
+def test_serve_refuses_a_database_not_upgraded(settings, exec_calls):
     result = vault("serve")
 
-    assert result.exit_code == 2
-    assert "VAULT_INSTANCE_DIR must be an absolute path" in result.output
+    assert result.exit_code == 1
+    assert "The database is at revision none; this vault needs " in result.output
+    assert "Run `vault db upgrade` first." in result.output
+    assert exec_calls == []
+
+
+@pytest.mark.parametrize("args", [["serve"], ["users", "list"]])
+def test_a_refused_setting_ends_the_command_with_its_message(
+    settings, exec_calls, monkeypatch, args
+):
+    monkeypatch.setenv("VAULT_INSTANCE_DIR", "instance")
+
+    result = vault(*args)
+
+    assert result.exit_code == 1
+    assert result.output == "Error: VAULT_INSTANCE_DIR must be an absolute path\n"
     assert exec_calls == []
 
 
@@ -127,7 +152,9 @@ def run_vault(settings, tmp_path, *args: str, **extra: str):
     )
 
 
-def test_serve_takes_workers_and_threads_from_the_environment(settings, tmp_path):
+def test_serve_takes_workers_and_threads_from_the_environment(
+    settings, upgraded, tmp_path
+):
     result = run_vault(
         settings,
         tmp_path,
@@ -150,7 +177,9 @@ def test_serve_takes_workers_and_threads_from_the_environment(settings, tmp_path
     ("name", "value"),
     [("VAULT_WORKERS", "0"), ("VAULT_THREADS", "two"), ("VAULT_WORKERS", "-1")],
 )
-def test_serve_refuses_a_count_that_is_not_one_or_more(settings, tmp_path, name, value):
+def test_serve_refuses_a_count_that_is_not_one_or_more(
+    settings, upgraded, tmp_path, name, value
+):
     result = run_vault(settings, tmp_path, "serve", "--check-config", **{name: value})
 
     assert result.returncode == 1
