@@ -591,12 +591,13 @@ def test_instance_secret_key_is_made_once_and_private(tmp_path):
     assert len(first) >= 32
     assert stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode) == 0o600
     assert vault._instance_secret_key(str(tmp_path / "other")) != first
+    assert stat.S_IMODE(os.stat(tmp_path / "other").st_mode) == 0o700
 
 
 def test_create_app_without_a_secret_key_uses_the_instance_key(
     monkeypatch, tmp_path, app_config
 ):
-    monkeypatch.setattr(vault, "PROJECT_ROOT", str(tmp_path))
+    monkeypatch.setenv("VAULT_INSTANCE_DIR", str(tmp_path / "instance"))
     monkeypatch.delenv("VAULT_SECRET_KEY", raising=False)
     config = {key: value for key, value in app_config.items() if key != "SECRET_KEY"}
 

@@ -10,22 +10,20 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from vault import faults, storage
+from vault import faults, paths, storage
 from vault.config import DefaultConfig
 from vault.extensions import csrf, db, migrate
 from vault.units import parse_size
-
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the app; the schema is applied by `flask db upgrade`."""
     app = Flask(
         __name__,
-        instance_path=_instance_path(),
+        instance_path=paths.instance_dir(),
         instance_relative_config=True,
-        template_folder=os.path.join(PROJECT_ROOT, "templates"),
-        static_folder=os.path.join(PROJECT_ROOT, "static"),
+        template_folder=paths.resource("templates"),
+        static_folder=paths.resource("static"),
     )
     _configure(app, test_config)
     _wrap_wsgi(app)
@@ -34,7 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(
         app,
         db,
-        directory=os.path.join(PROJECT_ROOT, "migrations"),
+        directory=paths.resource("migrations"),
         render_as_batch=True,
         compare_type=True,
     )
@@ -51,20 +49,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     cli.init_app(app)
     return app
-
-
-def _instance_path() -> str:
-    """The instance folder: VAULT_INSTANCE_DIR, else `instance/` in the project.
-
-    Read before any configuration, since instance/config.py lives there. Each
-    app server of a scaled-out deployment has its own (docs/deploy/scale-out.md).
-    """
-    path = os.environ.get("VAULT_INSTANCE_DIR")
-    if not path:
-        return os.path.join(PROJECT_ROOT, "instance")
-    if not os.path.isabs(path):
-        raise ValueError("VAULT_INSTANCE_DIR must be an absolute path")
-    return path
 
 
 def _wrap_wsgi(app: Flask) -> None:
@@ -209,7 +193,9 @@ def _instance_secret_key(instance_path: str) -> str:
     Linking a complete temp file into place is atomic, so two processes starting
     together agree on one key.
     """
-    os.makedirs(instance_path, exist_ok=True)
+    # The instance folder holds this key and, by default, the database and the
+    # files: nobody but vault's own user has anything to look for in it.
+    os.makedirs(instance_path, mode=0o700, exist_ok=True)
     path = os.path.join(instance_path, "secret_key")
     if not os.path.exists(path):
         temp = f"{path}.{secrets.token_hex(8)}"

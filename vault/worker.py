@@ -1,4 +1,4 @@
-"""The gunicorn worker vault ships (gunicorn.conf.py): gthread, minus slow clients.
+"""The gunicorn worker vault ships (gunicorn_settings.py): gthread, minus slow clients.
 
 gunicorn's gthread worker gives a connection to a thread as soon as its first
 byte arrives, and the thread then blocks until the client has sent the whole
@@ -49,7 +49,7 @@ from vault.worker_reads import (
 SMALL_BODY_TIMEOUTS = 6
 # How long a big body waits for a body thread, in client timeouts.
 WAIT_FOR_THREAD = 3
-# gunicorn's own limits: 100 fields of 16 KiB (gunicorn.conf.py) and a line.
+# gunicorn's own limits: 100 fields of 16 KiB (gunicorn_settings.py) and a line.
 MAX_HEAD_BYTES = 100 * 16384 + 8190
 RESERVED_THREADS = 2
 RECEIVE_BYTES = 65536
