@@ -25,10 +25,12 @@ def init_app(app) -> None:
     app.cli.add_command(purge_trash)
     app.cli.add_command(cleanup)
     from vault.cli_fsck import fsck
+    from vault.cli_mail import mail_cli
     from vault.cli_storage import storage_cli
 
     app.cli.add_command(fsck)
     app.cli.add_command(storage_cli)
+    app.cli.add_command(mail_cli)
 
 
 @click.command("purge-trash")

@@ -94,14 +94,14 @@ def client_network(address: str | None) -> str | None:
     return str(ip)
 
 
-def _digest(text: str) -> str:
+def digest(text: str) -> str:
     # A fixed length whatever was typed, and typed emails (often passwords
     # typed in the wrong field) are not kept in clear.
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def account_key(email: str) -> str:
-    return "account:" + _digest(email)
+    return "account:" + digest(email)
 
 
 def sign_in_keys(email: str, client_address: str | None) -> Keys:
@@ -109,7 +109,7 @@ def sign_in_keys(email: str, client_address: str | None) -> Keys:
     return Keys(
         target=account_key(email),
         address=f"address:{network}" if network else None,
-        subject=_digest(email),
+        subject=digest(email),
     )
 
 
@@ -128,7 +128,7 @@ def share_token_keys(token: str, client_address: str | None) -> Keys:
     return Keys(
         target=None,
         address=f"share-miss:{network}" if network else None,
-        subject=_digest(token or ""),
+        subject=digest(token or ""),
     )
 
 
