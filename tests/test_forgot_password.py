@@ -40,9 +40,13 @@ def choose(client, path, password=None):
     )
 
 
-def test_the_sign_in_page_offers_it(client, bob):
+def test_the_sign_in_page_offers_it(client, bob, auth):
     page = client.get("/login").get_data(as_text=True)
     assert 'href="/forgot-password"' in page
+    # Above all after a wrong password.
+    failed = auth.login("bob@example.com", "not my password")
+    assert failed.status_code == 401
+    assert 'href="/forgot-password"' in failed.get_data(as_text=True)
 
 
 def test_mail_arrives_and_its_link_works_once(client, bob, smtp, deliver, auth):

@@ -103,21 +103,20 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("files.index"))
     form = LoginForm()
+    page = {
+        "registration_open": accounts.registration_open(),
+        "mail_configured": outbox.configured(),
+    }
     if form.validate_on_submit():
         try:
             user = accounts.authenticate(
                 form.email.data, form.password.data, request.remote_addr
             )
         except VaultError as error:
-            return _form_failed("auth/login.html", form, error)
+            return _form_failed("auth/login.html", form, error, **page)
         _sign_in(user, remember=form.remember.data)
         return redirect(_next_page())
-    return _form_page(
-        "auth/login.html",
-        form,
-        registration_open=accounts.registration_open(),
-        mail_configured=outbox.configured(),
-    )
+    return _form_page("auth/login.html", form, **page)
 
 
 RESET_MAIL_SENT = (

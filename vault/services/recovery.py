@@ -46,6 +46,7 @@ def add_invited_user(
     user = accounts.add_account(
         email, accounts.NO_PASSWORD, is_admin=is_admin, quota_bytes=quota_bytes
     )
+    db.session.flush()  # the outbox row names it: the account goes in first
     audit.record(
         "user.invited",
         actor=actor,
