@@ -5,6 +5,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from vault import mail
+from vault.errors import VaultError
 from vault.services import mail_messages, outbox
 
 mail_cli = AppGroup("mail", help="Send mail (VAULT_SMTP_URL).")
@@ -31,7 +32,10 @@ def send() -> None:
 @click.argument("address")
 def test(address: str) -> None:
     """Send a test message to ADDRESS now, and say what the server answered."""
-    message = mail_messages.test_message(address)
+    try:
+        message = mail_messages.test_message(address)
+    except VaultError as error:
+        raise click.ClickException(error.message) from error
     try:
         mail.send(_settings(), message)
     except mail.MailFailed as error:
