@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from tests.conftest import csrf_token_from
 from tests.mailserver import body, reset_link
+from tests.test_throttle_concurrency import post_together
 from vault.errors import Gone
 from vault.extensions import db
 from vault.models import AuditEvent, OutboxMail, utcnow
@@ -201,3 +202,18 @@ class TestWithoutMail:
         with app.app_context():
             assert outbox.pending_count() == 0
         assert smtp.inbox.messages == []
+
+
+def test_requests_sent_together_never_pass_the_limit(app, bob):
+    """Each from its own client, as under a threaded server (both databases)."""
+    requests = []
+    for _ in range(8):
+        client = app.test_client()
+        token = csrf_token_from(client.get("/forgot-password").get_data(as_text=True))
+        data = {"email": "bob@example.com", "csrf_token": token}
+        requests.append((client, "/forgot-password", data))
+    statuses = post_together(requests)
+    limit = app.config["RESET_MAILS_PER_ACCOUNT"]
+    assert statuses == [302] * limit + [429] * (8 - limit)
+    with app.app_context():
+        assert outbox.pending_count() == limit

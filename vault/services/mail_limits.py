@@ -37,29 +37,36 @@ def spend(limits: dict[str, int], now: datetime, window: timedelta, what: str) -
 
     For requests that cost us something whether or not they succeed (a mail
     sent): they are counted, not failures. Raises TooManyAttempts, counting
-    nothing, when any key is spent; the caller commits the count.
+    nothing and rolling the session back, when any key is spent; call it
+    first in a use case, which commits the count.
     """
+    # Counted first, then checked, in turns (as throttle.admit does): two
+    # requests at once cannot both take the last one.
+    throttle.take_turns(list(limits))
     since = now - window
     db.session.execute(
         delete(LoginFailure).where(
             LoginFailure.key.in_(list(limits)), LoginFailure.created_at <= since
         )
     )
-    for key, limit in limits.items():
-        recent = db.session.scalars(
-            select(LoginFailure.created_at)
-            .where(LoginFailure.key == key, LoginFailure.created_at > since)
-            .order_by(LoginFailure.created_at.desc())
-            .offset(limit - 1)
-            .limit(1)
-        ).first()
-        if recent is not None:
-            # Allowed again once the oldest of the last `limit` leaves the window.
-            raise _too_many_requests(recent + window, now, what)
     subject = throttle.digest(what)
     db.session.add_all(
         LoginFailure(key=key, subject=subject, created_at=now) for key in limits
     )
+    db.session.flush()
+    for key, limit in limits.items():
+        # This one is the newest: past the limit if `limit` others are in the
+        # window, allowed again once the oldest of those leaves it.
+        oldest = db.session.scalars(
+            select(LoginFailure.created_at)
+            .where(LoginFailure.key == key, LoginFailure.created_at > since)
+            .order_by(LoginFailure.created_at.desc(), LoginFailure.id.desc())
+            .offset(limit)
+            .limit(1)
+        ).first()
+        if oldest is not None:
+            db.session.rollback()
+            raise _too_many_requests(oldest + window, now, what)
 
 
 def _too_many_requests(until: datetime, now: datetime, what: str) -> TooManyAttempts:

@@ -227,7 +227,11 @@ def _add(keys: Keys, now: datetime) -> Attempt:
 
 
 def _take_turns(keys: Keys) -> None:
-    """Make guesses at the same keys count and check one at a time."""
+    take_turns([keys.target, keys.address])
+
+
+def take_turns(keys: list[str | None]) -> None:
+    """Make requests counted under the same keys count and check one at a time."""
     # SQLite has one writer at a time: the INSERT that follows waits its turn,
     # and the rows it then reads are every committed one. PostgreSQL runs
     # writers side by side, and a guess could not see the uncommitted row of
@@ -235,7 +239,7 @@ def _take_turns(keys: Keys) -> None:
     # from a sequence, so a later turn has a higher id). Sorted: no deadlock.
     if db.session.get_bind().dialect.name != "postgresql":
         return
-    numbers = {_lock_number(key) for key in (keys.target, keys.address) if key}
+    numbers = {_lock_number(key) for key in keys if key}
     for number in sorted(numbers):
         db.session.execute(select(func.pg_advisory_xact_lock(number)))
 
