@@ -154,3 +154,23 @@ class TestWithoutMail:
         assert answer.status_code == 409
         assert "cannot send email" in answer.get_data(as_text=True)
         assert stored_user(app, "carol@example.com") is None
+
+
+def test_the_command_line_invites(app, runner, smtp, deliver):
+    result = runner.invoke(args=["users", "invite", "dave@example.com", "--admin"])
+    assert result.exit_code == 0, result.output
+    assert "Invited dave@example.com" in result.output
+    assert stored_user(app, "dave@example.com").is_admin
+    assert deliver() == (1, 0)
+    assert "An administrator made you an account" in body(smtp.inbox.wait_for(1)[0])
+    again = runner.invoke(args=["users", "invite", "dave@example.com"])
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+
+
+def test_the_command_line_says_when_mail_is_off(app, runner):
+    app.config["SMTP"] = None
+    result = runner.invoke(args=["users", "invite", "dave@example.com"])
+    assert result.exit_code == 1
+    assert "cannot send email" in result.output
+    assert stored_user(app, "dave@example.com") is None

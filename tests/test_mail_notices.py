@@ -3,13 +3,15 @@
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from tests.conftest import PASSWORD, csrf_token_from
 from tests.mailserver import body
 from tests.test_shares_public import change_link, make_link
 from tests.test_shares_public_uploads import send
-from vault.models import utcnow
-from vault.services import outbox
+from vault.extensions import db
+from vault.models import ShareLink, utcnow
+from vault.services import notices, outbox
 
 pytestmark = pytest.mark.bytes
 
@@ -200,3 +202,23 @@ class TestWithoutMail:
         with app.app_context():
             assert outbox.pending_count() == 0
         assert smtp.inbox.messages == []
+
+
+def test_uploads_in_another_process_meanwhile_queue_no_second_notice(
+    app, alice, make_folder
+):
+    """The link's notice time is a compare-and-set: a stale copy loses."""
+    link = make_link(app, alice, make_folder(alice, "Inbox"), kind="upload")
+    with app.app_context():
+        share = db.session.get(ShareLink, link.id)
+        assert share.upload_notice_at is None
+        # Another process took the notice after this one read the link.
+        with db.engine.begin() as other:
+            other.execute(
+                update(ShareLink)
+                .where(ShareLink.id == link.id)
+                .values(upload_notice_at=utcnow())
+            )
+        notices.uploads_received(share, utcnow())
+        db.session.commit()
+        assert outbox.pending_count() == 0

@@ -113,6 +113,24 @@ def create_user(
     click.echo(f"Created {role} {user.email} ({user.id}).")
 
 
+@users_cli.command("invite")
+@click.argument("email")
+@click.option("--admin", "is_admin", is_flag=True, help="Make it an administrator.")
+@click.option(
+    "--quota", help='For example "10 GB" or "unlimited"; default VAULT_DEFAULT_QUOTA.'
+)
+def invite_user(email: str, is_admin: bool, quota: str | None) -> None:
+    """Create an account without a password, and mail it a link to choose one."""
+    user = _run(
+        admin.invite_user,
+        None,
+        email,
+        is_admin=is_admin,
+        quota_bytes=_parse_quota(quota),
+    )
+    click.echo(f"Invited {user.email}: the server mails the link (`mail send`).")
+
+
 @users_cli.command("list")
 @click.option("--search", default="", help="Only emails containing this text.")
 @click.option(
