@@ -143,6 +143,14 @@ class TestWithoutMail:
         assert "This vault cannot send email" in page
         assert 'name="email"' not in page
 
+    def test_reset_links_are_not_mailed(self, client, as_alice, bob):
+        page = client.get(f"/admin/users/{bob.id}").get_data(as_text=True)
+        assert "Mail a reset link" not in page
+        assert "Mail is not configured" in page
+        answer = mail_reset(client, bob.id)
+        assert answer.status_code == 409
+        assert "cannot send email" in answer.get_data(as_text=True)
+
     def test_an_invitation_is_refused(self, app, client, as_alice, auth):
         answer = client.post(
             "/admin/users/invite",
@@ -174,3 +182,57 @@ def test_the_command_line_says_when_mail_is_off(app, runner):
     assert result.exit_code == 1
     assert "cannot send email" in result.output
     assert stored_user(app, "dave@example.com") is None
+
+
+def mail_reset(client, account_id):
+    page = client.get(f"/admin/users/{account_id}").get_data(as_text=True)
+    return client.post(
+        f"/admin/users/{account_id}/password-reset-mail",
+        data={"csrf_token": csrf_token_from(page)},
+    )
+
+
+def test_an_administrator_mails_a_reset_link(app, client, as_alice, bob, smtp, deliver):
+    page = client.get(f"/admin/users/{bob.id}").get_data(as_text=True)
+    assert "Mail a reset link" in page
+    answer = mail_reset(client, bob.id)
+    assert answer.status_code == 302
+    shown = client.get(answer.location).get_data(as_text=True)
+    assert "is on its way to bob@example.com" in shown
+    assert deliver() == (1, 0)
+    (message,) = smtp.inbox.wait_for(1)
+    assert message["To"] == "bob@example.com"
+    assert "alice@example.com, an administrator, sent you a link" in body(message)
+    with app.app_context():
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.target == "bob@example.com")
+        ).all()
+        assert "password.reset_issued" in actions
+        assert "password.reset_mailed" not in actions  # no visitor asked
+    client.post("/logout", data={"csrf_token": csrf_token_from(shown)})
+    assert choose(client, reset_link(message)).status_code == 302
+
+
+def test_only_administrators_mail_reset_links(client, alice, bob, auth, smtp, deliver):
+    auth.login("bob@example.com")
+    answer = client.post(
+        f"/admin/users/{alice.id}/password-reset-mail",
+        data={"csrf_token": auth.csrf_token("/account")},
+    )
+    assert answer.status_code == 404
+    assert deliver() == (0, 0)
+
+
+def test_mailing_a_reset_link_of_no_account_is_not_found(client, as_alice, auth):
+    answer = client.post(
+        "/admin/users/0123456789abcdef0123456789abcdef/password-reset-mail",
+        data={"csrf_token": auth.csrf_token("/account")},
+    )
+    assert answer.status_code == 404
+
+
+def test_mailing_a_reset_link_needs_the_forms_token(app, client, as_alice, bob):
+    answer = client.post(f"/admin/users/{bob.id}/password-reset-mail", data={})
+    assert answer.status_code == 400
+    with app.app_context():
+        assert outbox.pending_count() == 0

@@ -258,6 +258,22 @@ def reset_password(user_id):
     return page, 201
 
 
+@bp.post("/users/<user_id>/password-reset-mail")
+def mail_password_reset(user_id):
+    account = admin_overview.get_user(user_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _user_page(account, 400, reset_form=form)
+    return _change(
+        account,
+        "reset_form",
+        form,
+        lambda: admin.mail_password_reset(current_user, account),
+        f"A link to choose a new password is on its way to {account.email}. "
+        "It works once, for one hour.",
+    )
+
+
 @bp.post("/users/<user_id>/unlock")
 def unlock_user(user_id):
     account = admin_overview.get_user(user_id)

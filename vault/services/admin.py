@@ -246,6 +246,18 @@ def issue_password_reset(
     return token
 
 
+def mail_password_reset(actor: User | None, user: User) -> None:
+    """Mail the user a one-time link to choose a new password, valid for an hour.
+
+    Raises MailNotConfigured.
+    """
+    recovery.queue_password_reset(user.email, by=actor)
+    audit.record(
+        "password.reset_issued", actor=actor, target=user, after={"sent_by": "mail"}
+    )
+    db.session.commit()
+
+
 def delete_user(actor: User | None, user: User, confirmation: str) -> None:
     """Delete an account with all its files, for good.
 

@@ -79,11 +79,14 @@ def _password_reset(row: OutboxMail, now: datetime):
     if user is None or user.disabled:
         return None
     context = _reset_link(user, now, RESET_LIFETIME)
-    expires = context["expires_at"].isoformat(timespec="seconds")
-    audit.record(
-        "password.reset_mailed", target=user, after={"expires_at": expires}, now=now
-    )
-    return user.email, context
+    sent_by = (row.data or {}).get("by")
+    if sent_by is None:
+        # Asked for by a visitor; an administrator's request is audited as made.
+        expires = context["expires_at"].isoformat(timespec="seconds")
+        audit.record(
+            "password.reset_mailed", target=user, after={"expires_at": expires}, now=now
+        )
+    return user.email, {**context, "sent_by": sent_by}
 
 
 def _invitation(row: OutboxMail, now: datetime):

@@ -30,8 +30,20 @@ def request_password_reset(
         LIMIT_WINDOW,
         "password reset requests",
     )
-    outbox.queue("password_reset", to_address=email)
+    queue_password_reset(email)
     db.session.commit()
+
+
+def queue_password_reset(email: str, by: User | None = None) -> None:
+    """Queue a reset mail for the account with this email (the caller commits).
+
+    `by` is the administrator who sent it: the mail then names no visitor.
+    Raises MailNotConfigured.
+    """
+    if not outbox.configured():
+        raise MailNotConfigured()
+    data = {"by": by.email} if by else None
+    outbox.queue("password_reset", to_address=email, data=data)
 
 
 def add_invited_user(
