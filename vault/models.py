@@ -384,18 +384,15 @@ class Setting(db.Model):
 
 
 class OutboxMail(db.Model):
-    """A mail waiting for the background sender (services/outbox.py).
-
-    It holds what to say, never a secret: a reset link's token is made when
-    the mail is sent. The row is deleted once the server took the mail.
+    """A mail for the background sender (services/outbox.py); never a secret:
+    a reset link's token is made as it is sent. Deleted once the server took it.
     """
 
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
-    # The address as typed ("Forgot your password?") or fixed when queued (the
-    # old address of an email change); None: the account's current email.
+    # As typed ("Forgot your password?"), or an email change's old address.
     to_address: Mapped[str | None] = mapped_column(String(254))
     user_id: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True

@@ -26,6 +26,7 @@ NOT_AN_EMAIL = "(not an email address)"
 # No argon2 hash looks like this, so no password matches it: an invited
 # account cannot be signed in to until its link sets one.
 NO_PASSWORD = "!invited"  # noqa: S105 (a marker, not a password)
+RESET_LIFETIME = timedelta(hours=1)  # of a link to choose a new password
 
 
 def normalize_email(email: str) -> str:

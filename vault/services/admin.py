@@ -5,7 +5,7 @@ the command line), records an audit event and commits it with the change.
 Finding and listing accounts is services/admin_overview.py.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import update
@@ -16,7 +16,6 @@ from vault.models import User, utcnow
 from vault.services import accounts, admin_overview, audit, recovery
 from vault.storage import get_storage
 
-RESET_LIFETIME = timedelta(hours=1)
 MAX_QUOTA = 2**63 - 1  # what the BIGINT column holds
 # Mark "not given" where None already means "unlimited".
 DEFAULT = object()
@@ -234,7 +233,7 @@ def issue_password_reset(
     Only a hash is stored; earlier unused links of the user stop working.
     """
     now = now or utcnow()
-    token, reset = accounts.new_password_reset(user, now, RESET_LIFETIME)
+    token, reset = accounts.new_password_reset(user, now, accounts.RESET_LIFETIME)
     audit.record(
         "password.reset_issued",
         actor=actor,

@@ -20,7 +20,6 @@ from vault.links import external_url
 from vault.models import OutboxMail, ShareAccess, User
 from vault.services import accounts, audit
 
-RESET_LIFETIME = timedelta(hours=1)
 INVITATION_LIFETIME = timedelta(days=7)
 SUBJECTS = {
     "password_reset": "Reset your vault password",
@@ -78,7 +77,7 @@ def _password_reset(row: OutboxMail, now: datetime):
     user = db.session.scalar(select(User).where(User.email == row.to_address))
     if user is None or user.disabled:
         return None
-    context = _reset_link(user, now, RESET_LIFETIME)
+    context = _reset_link(user, now, accounts.RESET_LIFETIME)
     sent_by = (row.data or {}).get("by")
     if sent_by is None:
         # Asked for by a visitor; an administrator's request is audited as made.
