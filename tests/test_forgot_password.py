@@ -1,5 +1,6 @@
 """ "Forgot your password?": one mail, one working link, the same answer for all."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -30,6 +31,11 @@ def ask(client, email="bob@example.com", **headers):
         follow_redirects=True,
         **headers,
     )
+
+
+def same_page(html: str, address: str) -> str:
+    """The page without what may differ: the typed address, the form's token."""
+    return re.sub(r'value="[^"]+"', "", html.replace(address, "X@"))
 
 
 def choose(client, path, password=None):
@@ -68,7 +74,9 @@ def test_mail_arrives_and_its_link_works_once(client, bob, smtp, deliver, auth):
     assert auth.login("bob@example.com", NEW_PASSWORD).status_code == 302
     again = client.get(path)
     assert again.status_code == 410
-    assert "already used" in again.get_data(as_text=True)
+    assert "already used. Ask for a new one with “Forgot your password?”" in (
+        again.get_data(as_text=True)
+    )
 
 
 def test_an_unknown_email_gets_the_same_page_and_no_mail(client, bob, smtp, deliver):
@@ -76,7 +84,7 @@ def test_an_unknown_email_gets_the_same_page_and_no_mail(client, bob, smtp, deli
     unknown = ask(client, "nobody@example.com").get_data(as_text=True)
 
     assert SENT in unknown
-    assert known.replace("bob@", "X@") == unknown.replace("nobody@", "X@")
+    assert same_page(known, "bob@") == same_page(unknown, "nobody@")
     assert deliver() == (1, 0)
     assert [m["To"] for m in smtp.inbox.wait_for(1)] == ["bob@example.com"]
 

@@ -226,3 +226,16 @@ def test_the_command_line_says_when_mail_is_off(app, runner):
     result = runner.invoke(args=["mail", "send"])
     assert result.exit_code == 1
     assert "VAULT_SMTP_URL is not set" in result.output
+
+
+def test_the_password_never_goes_out_without_tls(
+    app, alice, smtp, queue_one, deliver, monkeypatch, caplog
+):
+    """Only to this machine: a server elsewhere must offer STARTTLS first."""
+    monkeypatch.setattr(mail, "_is_loopback", lambda host: False)
+    queue_one()
+    assert deliver() == (0, 1)
+    assert "not sending the SMTP password over a connection without TLS" in (
+        caplog.text
+    )
+    assert smtp.inbox.logins == []

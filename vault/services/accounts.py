@@ -342,10 +342,16 @@ def password_reset_for(token: str, now: datetime | None = None) -> PasswordReset
     if reset is None:
         raise NotFound("There is no such link. Check that you copied all of it.")
     if reset.used_at is not None:
-        raise Gone("This link was already used. Ask an administrator for a new one.")
+        raise Gone(f"This link was already used. {_new_link_hint()}")
     if reset.expires_at <= now:
-        raise Gone("This link has expired. Ask an administrator for a new one.")
+        raise Gone(f"This link has expired. {_new_link_hint()}")
     return reset
+
+
+def _new_link_hint() -> str:
+    if current_app.config.get("SMTP") is not None:
+        return "Ask for a new one with “Forgot your password?” on the sign-in page."
+    return "Ask an administrator for a new one."
 
 
 def reset_password_with_token(
@@ -370,7 +376,7 @@ def reset_password_with_token(
     ).rowcount
     if not used:
         db.session.rollback()
-        raise Gone("This link was already used. Ask an administrator for a new one.")
+        raise Gone(f"This link was already used. {_new_link_hint()}")
     user = reset.user
     if user.password_hash != NO_PASSWORD:
         # Choosing the first password of an invited account changes nothing.
