@@ -1,4 +1,4 @@
-""" "Forgot your password?": one mail, one working link, the same answer for all."""
+"""Forgot your password: one mail, one working link, the same answer for all."""
 
 import re
 from datetime import timedelta

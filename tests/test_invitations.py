@@ -66,7 +66,7 @@ def test_an_invited_person_chooses_a_password(app, client, as_alice, smtp, deliv
     assert deliver() == (0, 0)
 
 
-def test_nobody_signs_in_before_the_link_is_used(app, client, alice, auth, deliver):
+def test_nobody_signs_in_before_the_link_is_used(client, alice, auth):
     auth.login()
     invite(client)
     auth.logout()
