@@ -222,3 +222,13 @@ def test_uploads_in_another_process_meanwhile_queue_no_second_notice(
         notices.uploads_received(share, utcnow())
         db.session.commit()
         assert outbox.pending_count() == 0
+
+
+def test_a_token_made_through_the_api_is_told_too(client, alice, smtp, deliver):
+    answer = client.post(
+        "/api/v1/tokens",
+        json={"email": "alice@example.com", "password": PASSWORD, "name": "script"},
+    )
+    assert answer.status_code == 201
+    assert deliver() == (1, 0)
+    assert '"script"' in body(smtp.inbox.wait_for(1)[0])
