@@ -15,7 +15,7 @@ from tests.servers import free_port
 from vault import create_app, mail
 from vault.extensions import db
 from vault.models import OutboxMail, utcnow
-from vault.services import outbox, recovery
+from vault.services import mail_messages, outbox, recovery
 
 
 def test_settings_are_read_from_the_url():
@@ -239,3 +239,18 @@ def test_the_password_never_goes_out_without_tls(
         caplog.text
     )
     assert smtp.inbox.logins == []
+
+
+def test_a_mail_that_cannot_be_composed_is_a_failed_attempt(
+    app, alice, smtp, queue_one, deliver, monkeypatch, caplog
+):
+    def broken(row, now):
+        raise RuntimeError("a bug in a template")
+
+    monkeypatch.setitem(mail_messages.BUILDERS, "password_reset", broken)
+    queue_one()
+    assert deliver() == (0, 1)
+    (row,) = rows(app)
+    assert row.attempts == 1
+    assert "could not compose it" in caplog.text
+    assert smtp.inbox.messages == []

@@ -132,7 +132,18 @@ def _deliver(row: OutboxMail, now: datetime) -> str:
     Commits in steps: the mail's rows (a reset link) before sending, its
     removal (or its next attempt) after.
     """
-    message = mail_messages.compose(row, now)
+    mail_id, kind = row.id, row.kind
+    try:
+        message = mail_messages.compose(row, now)
+    except Exception:
+        # A mail that cannot be composed (a bug, the database gone) must not
+        # come back forever: it is a failed attempt like any other.
+        db.session.rollback()
+        current_app.logger.exception(
+            "mail %d (%s): could not compose it", mail_id, kind
+        )
+        _failed(db.session.get(OutboxMail, mail_id), now, "could not compose it")
+        return "failed"
     if message is None:
         db.session.delete(row)
         db.session.commit()
