@@ -6,11 +6,13 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import factories
+from tests.mailserver import smtp_server
 from tests.s3server import new_bucket
 from tests.servers import served
 from vault import create_app
 from vault.extensions import db
 from vault.models import User
+from vault.services import outbox
 
 # CI runs the suite a second time against PostgreSQL through this variable.
 TEST_DATABASE_URL = os.environ.get("VAULT_TEST_DATABASE_URL")
@@ -214,3 +216,21 @@ def gunicorn(app, tmp_path):
         max_upload_bytes=app.config["MAX_UPLOAD_BYTES"],
     ) as (port, _):
         yield port
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on 127.0.0.1; `smtp.settings()` make an app send there."""
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def deliver(app):
+    """Send the outbox now, as the background sender does; return (sent, failed)."""
+
+    def send(now=None):
+        with app.app_context():
+            return outbox.deliver_pending(now)
+
+    return send

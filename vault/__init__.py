@@ -63,7 +63,7 @@ def _wrap_wsgi(app: Flask) -> None:
 
 def _install_first_hooks(app: Flask) -> None:
     """The hooks that run before all others, in this order."""
-    from vault import guards, http, links, maintenance
+    from vault import guards, http, links, mail_sender, maintenance
 
     # A Host we do not answer to: refused before anything builds a URL with it
     # (an error page would).
@@ -73,6 +73,7 @@ def _install_first_hooks(app: Flask) -> None:
     app.after_request(http.set_security_headers)
     # Starts the background sweeper; runs even when a later hook answers.
     maintenance.init_app(app)
+    mail_sender.init_app(app)
     guards.init_app(app)
 
 
@@ -162,6 +163,9 @@ def _configure(app: Flask, test_config: dict | None) -> None:
     config["TRUSTED_HOSTS"] = links.trusted_hosts(
         config.get("TRUSTED_HOSTS"), config["BASE_URL"]
     )
+    from vault import mail
+
+    config["SMTP"] = mail.check_config(config)
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
 

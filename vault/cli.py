@@ -27,12 +27,14 @@ def init_app(app) -> None:
     app.cli.add_command(cleanup)
     from vault.cli_backup import backup, restore
     from vault.cli_fsck import fsck
+    from vault.cli_mail import mail_cli
     from vault.cli_storage import storage_cli
 
     app.cli.add_command(fsck)
     app.cli.add_command(storage_cli)
     app.cli.add_command(backup)
     app.cli.add_command(restore)
+    app.cli.add_command(mail_cli)
 
 
 @click.command("purge-trash")
@@ -116,6 +118,24 @@ def create_user(
     )
     role = "administrator" if user.is_admin else "user"
     click.echo(f"Created {role} {user.email} ({user.id}).")
+
+
+@users_cli.command("invite")
+@click.argument("email")
+@click.option("--admin", "is_admin", is_flag=True, help="Make it an administrator.")
+@click.option(
+    "--quota", help='For example "10 GB" or "unlimited"; default VAULT_DEFAULT_QUOTA.'
+)
+def invite_user(email: str, is_admin: bool, quota: str | None) -> None:
+    """Create an account without a password, and mail it a link to choose one."""
+    user = _run(
+        admin.invite_user,
+        None,
+        email,
+        is_admin=is_admin,
+        quota_bytes=_parse_quota(quota),
+    )
+    click.echo(f"Invited {user.email}: the server mails the link (`mail send`).")
 
 
 @users_cli.command("list")

@@ -88,6 +88,21 @@ class DefaultConfig:
     S3_PRESIGNED_DOWNLOADS = False
     S3_PRESIGNED_EXPIRY_SECONDS = 60
 
+    # Mail (vault/mail.py): unset, nothing is sent and the pages say so.
+    # smtp://user:password@host[:port] or smtps://... (implicit TLS).
+    SMTP_URL: str | None = None
+    SMTP_STARTTLS = "auto"  # smtp:// only: "auto", "required" or "off"
+    MAIL_FROM: str | None = None  # "Vault <vault@example.com>"
+    # Each serving process sends queued mail this often, and at once when it
+    # queued some itself (0: never; then run `flask --app vault mail send`).
+    MAIL_POLL_SECONDS = 30
+    # An upload link's owner hears of its uploads at most once in this time.
+    UPLOAD_NOTICE_MINUTES = 10
+    # "Forgot your password?" mails per typed email, and per client address
+    # (IPv6: its /64), within an hour.
+    RESET_MAILS_PER_ACCOUNT = 3
+    RESET_MAILS_PER_ADDRESS = 20
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False

@@ -74,7 +74,12 @@ class TooManyAttempts(VaultError):
     status = 429
     code = "too_many_attempts"
 
-    def __init__(self, retry_after_seconds: int, what: str = "sign-in"):
+    def __init__(
+        self,
+        retry_after_seconds: int,
+        what: str = "sign-in",
+        reason: str = "Too many failed {what} attempts.",
+    ):
         retry_after_seconds = max(1, retry_after_seconds)
         if retry_after_seconds < 60:
             count, unit = retry_after_seconds, "second"
@@ -82,7 +87,7 @@ class TooManyAttempts(VaultError):
             count, unit = -(-retry_after_seconds // 60), "minute"
         plural = "" if count == 1 else "s"
         super().__init__(
-            f"Too many failed {what} attempts. Try again in {count} {unit}{plural}."
+            f"{reason.format(what=what)} Try again in {count} {unit}{plural}."
         )
         self.retry_after = retry_after_seconds
 
@@ -107,4 +112,13 @@ class StorageFull(VaultError):
     message = (
         "The server's storage is full; nothing of this upload was kept. "
         "Tell the administrator."
+    )
+
+
+class MailNotConfigured(VaultError):
+    status = 409
+    code = "mail_not_configured"
+    message = (
+        "This vault cannot send email: an administrator has not set it up. "
+        "Ask an administrator instead."
     )

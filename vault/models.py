@@ -35,6 +35,8 @@ class User(db.Model):
     reserved_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Mail the person may turn off (security notices cannot be).
+    notify_uploads: Mapped[bool] = mapped_column(default=True)
 
     nodes: Mapped[list["Node"]] = relationship(
         back_populates="owner", cascade="all, delete-orphan", passive_deletes=True
@@ -209,6 +211,9 @@ class ShareLink(db.Model):
     upload_count: Mapped[int] = mapped_column(default=0)
     # Extensions the link accepts, space-separated ("docx jpg pdf"); None: any.
     allowed_types: Mapped[str | None] = mapped_column(Text)
+    # When the latest notice of uploads goes (or went) to the owner; the next
+    # one waits UPLOAD_NOTICE_MINUTES after it (services/notices.py).
+    upload_notice_at: Mapped[datetime | None]
 
     node: Mapped[Node | None] = relationship()
     owner: Mapped[User] = relationship()
@@ -376,3 +381,28 @@ class Setting(db.Model):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMail(db.Model):
+    """A mail for the background sender (services/outbox.py); never a secret:
+    a reset link's token is made as it is sent. Deleted once the server took it.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    # As typed ("Forgot your password?"), or an email change's old address.
+    to_address: Mapped[str | None] = mapped_column(String(254))
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    share_id: Mapped[str | None] = mapped_column(
+        ForeignKey("share_links.id", ondelete="CASCADE"), index=True
+    )
+    data: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    send_after: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    # Held by the process sending it, so that no two send one mail.
+    locked_until: Mapped[datetime | None]

@@ -61,8 +61,28 @@ class QuotaField(StringField):
         return self.typed
 
 
-class CreateUserForm(FlaskForm):
+class InviteUserForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    quota = QuotaField("Quota", render_kw={"maxlength": 40})
+    is_admin = BooleanField("Administrator: may manage users and see the audit log")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        default = quota_text(current_app.config["DEFAULT_QUOTA_BYTES"])
+        self.quota.render_kw = {**self.quota.render_kw, "placeholder": default}
+        self.quota.description = f"Leave empty for the default quota ({default}). "
+        self.quota.description += QUOTA_HINT
+
+    def options(self) -> dict:
+        """Return the keyword arguments of admin.create_user and invite_user."""
+        options = {"is_admin": self.is_admin.data}
+        # Left empty, the service applies the configured default quota.
+        if not self.quota.blank:
+            options["quota_bytes"] = self.quota.data
+        return options
+
+
+class CreateUserForm(InviteUserForm):
     password = PasswordField(
         "Password",
         validators=[
@@ -79,23 +99,6 @@ class CreateUserForm(FlaskForm):
         "Repeat the password",
         validators=[DataRequired(), EqualTo("password", "The passwords differ.")],
     )
-    quota = QuotaField("Quota", render_kw={"maxlength": 40})
-    is_admin = BooleanField("Administrator: may manage users and see the audit log")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        default = quota_text(current_app.config["DEFAULT_QUOTA_BYTES"])
-        self.quota.render_kw = {**self.quota.render_kw, "placeholder": default}
-        self.quota.description = f"Leave empty for the default quota ({default}). "
-        self.quota.description += QUOTA_HINT
-
-    def options(self) -> dict:
-        """Return the keyword arguments of services.admin.create_user."""
-        options = {"is_admin": self.is_admin.data}
-        # Left empty, the service applies the configured default quota.
-        if not self.quota.blank:
-            options["quota_bytes"] = self.quota.data
-        return options
 
 
 class QuotaForm(FlaskForm):

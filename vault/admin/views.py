@@ -16,13 +16,23 @@ from vault.admin.forms import (
     AUDIT_GROUPS,
     CreateUserForm,
     DeleteUserForm,
+    InviteUserForm,
     QuotaForm,
     UnlockAddressForm,
 )
 from vault.auth.forms import ConfirmForm
 from vault.errors import BadRequest, NotFound, VaultError
 from vault.links import external_url
-from vault.services import admin, admin_overview, audit, lockouts, quotas, trash
+from vault.services import (
+    admin,
+    admin_overview,
+    audit,
+    lockouts,
+    outbox,
+    quotas,
+    recovery,
+    trash,
+)
 from vault.text import page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -51,6 +61,8 @@ def _helpers():
         "utc": display.utc,
         "action_labels": audit.ACTIONS,
         "listing_url": _listing_url,
+        "mail_configured": outbox.configured(),
+        "awaits_password": recovery.awaits_password,
     }
 
 
@@ -93,22 +105,44 @@ def index():
     )
 
 
-@bp.route("/users/new", methods=["GET", "POST"])
-def new_user():
-    form = CreateUserForm()
+def _account_form(template: str, form, create, message: str):
+    """Create an account from a valid form and show it, or show the form again."""
     status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
         try:
-            account = admin.create_user(
-                current_user, form.email.data, form.password.data, **form.options()
-            )
+            account = create()
         except VaultError as error:
             form.form_errors.append(error.message)
             status = error.status
         else:
-            flash(f"Account created: {account.email} can sign in now.", "success")
+            flash(message.format(account.email), "success")
             return redirect(url_for("admin.show_user", user_id=account.id))
-    return render_template("admin/new_user.html", form=form), status
+    return render_template(template, form=form), status
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user():
+    form = CreateUserForm()
+    return _account_form(
+        "admin/new_user.html",
+        form,
+        lambda: admin.create_user(
+            current_user, form.email.data, form.password.data, **form.options()
+        ),
+        "Account created: {} can sign in now.",
+    )
+
+
+@bp.route("/users/invite", methods=["GET", "POST"])
+def invite_user():
+    form = InviteUserForm()
+    return _account_form(
+        "admin/invite_user.html",
+        form,
+        lambda: admin.invite_user(current_user, form.email.data, **form.options()),
+        "Invitation on its way to {}: they choose their password with the link "
+        "in it, valid for 7 days.",
+    )
 
 
 @bp.get("/users/<user_id>")
@@ -222,6 +256,22 @@ def reset_password(user_id):
     link = external_url("auth.reset_password", token=token)
     page = render_template("admin/reset_link.html", account=account, link=link)
     return page, 201
+
+
+@bp.post("/users/<user_id>/password-reset-mail")
+def mail_password_reset(user_id):
+    account = admin_overview.get_user(user_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _user_page(account, 400, reset_form=form)
+    return _change(
+        account,
+        "reset_form",
+        form,
+        lambda: admin.mail_password_reset(current_user, account),
+        f"A link to choose a new password is on its way to {account.email}. "
+        "It works once, for one hour.",
+    )
 
 
 @bp.post("/users/<user_id>/unlock")

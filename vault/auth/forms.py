@@ -48,3 +48,20 @@ class ResetPasswordForm(FlaskForm):
         "Repeat the new password",
         validators=[DataRequired(), EqualTo("new_password", "The passwords differ.")],
     )
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+
+
+class ChangeEmailForm(FlaskForm):
+    new_email = EmailField("New email", validators=[DataRequired(), Length(max=254)])
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+
+    def __init__(self, *args, **kwargs):
+        # The password form on the same page has a field of the same name.
+        super().__init__(*args, prefix="email", **kwargs)
+
+
+class NoticesForm(FlaskForm):
+    notify_uploads = BooleanField("Email me when visitors upload through my links")

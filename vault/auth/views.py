@@ -12,9 +12,12 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from vault.auth.forms import (
     AccountForm,
+    ChangeEmailForm,
     ChangePasswordForm,
     ConfirmForm,
+    ForgotPasswordForm,
     LoginForm,
+    NoticesForm,
     ResetPasswordForm,
     TokenForm,
 )
@@ -22,7 +25,7 @@ from vault.errors import VaultError
 from vault.extensions import csrf
 from vault.front_ends import retry_after
 from vault.redirects import local_path
-from vault.services import accounts, tokens
+from vault.services import accounts, notices, outbox, recovery, tokens
 
 bp = Blueprint("auth", __name__)
 
@@ -100,18 +103,41 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("files.index"))
     form = LoginForm()
+    page = {
+        "registration_open": accounts.registration_open(),
+        "mail_configured": outbox.configured(),
+    }
     if form.validate_on_submit():
         try:
             user = accounts.authenticate(
                 form.email.data, form.password.data, request.remote_addr
             )
         except VaultError as error:
-            return _form_failed("auth/login.html", form, error)
+            return _form_failed("auth/login.html", form, error, **page)
         _sign_in(user, remember=form.remember.data)
         return redirect(_next_page())
-    return _form_page(
-        "auth/login.html", form, registration_open=accounts.registration_open()
-    )
+    return _form_page("auth/login.html", form, **page)
+
+
+RESET_MAIL_SENT = (
+    "If an account has the address {}, a link to choose a new password is on "
+    "its way. It works once, for one hour."
+)
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    page = {"mail_configured": outbox.configured()}
+    if not form.validate_on_submit():
+        return _form_page("auth/forgot_password.html", form, **page)
+    try:
+        recovery.request_password_reset(form.email.data, request.remote_addr)
+    except VaultError as error:
+        return _form_failed("auth/forgot_password.html", form, error, **page)
+    # The same words for every address: the page must not tell who has an account.
+    flash(RESET_MAIL_SENT.format(form.email.data.strip()), "success")
+    return redirect(url_for("auth.login"))
 
 
 @bp.post("/logout")
@@ -126,10 +152,13 @@ def logout():
 def _account_page(status=200, **context):
     context.setdefault("password_form", ChangePasswordForm())
     context.setdefault("token_form", TokenForm())
+    context.setdefault("email_form", ChangeEmailForm(formdata=None))
+    context.setdefault("notices_form", NoticesForm(formdata=None, obj=current_user))
     page = render_template(
         "auth/account.html",
         tokens=tokens.list_tokens(current_user),
         confirm_form=ConfirmForm(),
+        mail_configured=outbox.configured(),
         **context,
     )
     return page, status
@@ -162,6 +191,37 @@ def change_password():
     remembered = remember_cookie in request.cookies
     _sign_in(current_user._get_current_object(), remember=remembered)
     flash("Your password was changed. Other devices have been signed out.", "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/email")
+@login_required
+def change_email():
+    form = ChangeEmailForm()
+    if not form.validate_on_submit():
+        return _account_page(400, email_form=form)
+    try:
+        accounts.change_email(
+            current_user,
+            form.current_password.data,
+            form.new_email.data,
+            request.remote_addr,
+        )
+    except VaultError as error:
+        form.form_errors.append(error.message)
+        return _account_page(error.status, email_form=form)
+    flash(f"Your email is now {current_user.email}.", "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/notices")
+@login_required
+def change_notices():
+    form = NoticesForm()
+    if not form.validate_on_submit():
+        return _account_page(400, notices_form=form)
+    notices.set_preferences(current_user, notify_uploads=form.notify_uploads.data)
+    flash("Your mail settings were saved.", "success")
     return redirect(url_for("auth.account"))
 
 

@@ -16,13 +16,17 @@ from vault.errors import (
 )
 from vault.extensions import db
 from vault.models import PasswordReset, User, UserSession, new_id, utcnow
-from vault.services import audit, throttle
+from vault.services import audit, notices, throttle
 from vault.text import has_control_characters
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 # What the audit log keeps of a sign-in with something else in the email field.
 NOT_AN_EMAIL = "(not an email address)"
+# No argon2 hash looks like this, so no password matches it: an invited
+# account cannot be signed in to until its link sets one.
+NO_PASSWORD = "!invited"  # noqa: S105 (a marker, not a password)
+RESET_LIFETIME = timedelta(hours=1)  # of a link to choose a new password
 
 
 def normalize_email(email: str) -> str:
@@ -60,14 +64,26 @@ def add_user(
 
     Raises BadRequest, or Conflict if the email is taken.
     """
-    email = normalize_email(email)
     validate_password(password)
+    return add_account(
+        email,
+        security.hash_password(password),
+        is_admin=is_admin,
+        quota_bytes=quota_bytes,
+    )
+
+
+def add_account(
+    email: str, password_hash: str, *, is_admin: bool, quota_bytes: int | None
+) -> User:
+    """Add an account with this hash (the caller commits); BadRequest, Conflict."""
+    email = normalize_email(email)
     if db.session.scalar(select(User.id).where(User.email == email)):
         raise Conflict("An account with that email already exists.")
     user = User(
         id=new_id(),
         email=email,
-        password_hash=security.hash_password(password),
+        password_hash=password_hash,
         is_admin=is_admin,
         quota_bytes=quota_bytes,
     )
@@ -203,8 +219,41 @@ def change_password(
     validate_password(new_password)
     user.password_hash = security.hash_password(new_password)
     audit.record("password.changed", actor=user, target=user, address=client_address)
+    notices.password_changed(user)
     revoke_all_sessions(user)
     db.session.commit()
+
+
+def change_email(
+    user: User,
+    current_password: str,
+    new_email: str,
+    client_address: str | None = None,
+) -> User:
+    """Move the account to another email; the old address is told.
+
+    Raises AuthenticationFailed for a wrong password, BadRequest, or Conflict
+    if another account has the email.
+    """
+    if not security.verify_password(user.password_hash, current_password or ""):
+        raise AuthenticationFailed("Your current password is not correct.")
+    new_email = normalize_email(new_email)
+    if new_email == user.email:
+        raise BadRequest("That is already your email.")
+    if db.session.scalar(select(User.id).where(User.email == new_email)):
+        raise Conflict("Another account has that email.")
+    old_email, user.email = user.email, new_email
+    audit.record(
+        "user.email_changed",
+        actor=user,
+        target=user,
+        before={"email": old_email},
+        after={"email": new_email},
+        address=client_address,
+    )
+    notices.email_changed(user, old_email)
+    db.session.commit()
+    return user
 
 
 def start_session(user: User, user_agent: str = "", now: datetime | None = None) -> str:
@@ -254,6 +303,29 @@ def revoke_all_sessions(user: User) -> None:
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
 
 
+def new_password_reset(
+    user: User, now: datetime, lifetime: timedelta
+) -> tuple[str, PasswordReset]:
+    """Add a one-time link's row (the caller commits); return its secret and row.
+
+    Only a hash is stored; earlier unused links of the user stop working.
+    """
+    token = security.new_token()
+    db.session.execute(
+        delete(PasswordReset).where(
+            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
+        )
+    )
+    reset = PasswordReset(
+        user_id=user.id,
+        token_hash=security.hash_token(token),
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    db.session.add(reset)
+    return token, reset
+
+
 def password_reset_for(token: str, now: datetime | None = None) -> PasswordReset:
     """Return the reset a link's token names, if it can still be used.
 
@@ -270,10 +342,16 @@ def password_reset_for(token: str, now: datetime | None = None) -> PasswordReset
     if reset is None:
         raise NotFound("There is no such link. Check that you copied all of it.")
     if reset.used_at is not None:
-        raise Gone("This link was already used. Ask an administrator for a new one.")
+        raise Gone(f"This link was already used. {_new_link_hint()}")
     if reset.expires_at <= now:
-        raise Gone("This link has expired. Ask an administrator for a new one.")
+        raise Gone(f"This link has expired. {_new_link_hint()}")
     return reset
+
+
+def _new_link_hint() -> str:
+    if current_app.config.get("SMTP") is not None:
+        return "Ask for a new one with “Forgot your password?” on the sign-in page."
+    return "Ask an administrator for a new one."
 
 
 def reset_password_with_token(
@@ -298,8 +376,11 @@ def reset_password_with_token(
     ).rowcount
     if not used:
         db.session.rollback()
-        raise Gone("This link was already used. Ask an administrator for a new one.")
+        raise Gone(f"This link was already used. {_new_link_hint()}")
     user = reset.user
+    if user.password_hash != NO_PASSWORD:
+        # Choosing the first password of an invited account changes nothing.
+        notices.password_changed(user)
     user.password_hash = security.hash_password(new_password)
     # Someone locked out by guesses gets a fresh start with the new password.
     throttle.clear_target(throttle.account_key(user.email))

@@ -5,19 +5,17 @@ the command line), records an audit event and commits it with the change.
 Finding and listing accounts is services/admin_overview.py.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import delete, update
+from sqlalchemy import update
 
-from vault import security
 from vault.errors import BadRequest, Conflict, VaultError
 from vault.extensions import db
-from vault.models import PasswordReset, User, utcnow
-from vault.services import accounts, admin_overview, audit
+from vault.models import User, utcnow
+from vault.services import accounts, admin_overview, audit, recovery
 from vault.storage import get_storage
 
-RESET_LIFETIME = timedelta(hours=1)
 MAX_QUOTA = 2**63 - 1  # what the BIGINT column holds
 # Mark "not given" where None already means "unlimited".
 DEFAULT = object()
@@ -49,10 +47,8 @@ def create_user(
     Raises BadRequest for a bad email, password or quota, Conflict if the
     email is taken.
     """
-    if quota_bytes is DEFAULT:
-        quota_bytes = current_app.config.get("DEFAULT_QUOTA_BYTES")
     user = accounts.add_user(
-        email, password, is_admin=is_admin, quota_bytes=_checked_quota(quota_bytes)
+        email, password, is_admin=is_admin, quota_bytes=_new_quota(quota_bytes)
     )
     audit.record(
         "user.created",
@@ -63,6 +59,32 @@ def create_user(
             "is_admin": user.is_admin,
             "quota_bytes": user.quota_bytes,
         },
+    )
+    db.session.commit()
+    return user
+
+
+def _new_quota(quota_bytes) -> int | None:
+    if quota_bytes is DEFAULT:
+        quota_bytes = current_app.config.get("DEFAULT_QUOTA_BYTES")
+    return _checked_quota(quota_bytes)
+
+
+def invite_user(
+    actor: User | None,
+    email: str,
+    *,
+    is_admin: bool = False,
+    quota_bytes: int | None | object = DEFAULT,
+) -> User:
+    """Create an account without a password and mail it a link to choose one.
+
+    The link works for 7 days; until it is used nobody can sign in to the
+    account. Raises MailNotConfigured, BadRequest for a bad email or quota,
+    Conflict if the email is taken.
+    """
+    user = recovery.add_invited_user(
+        actor, email, is_admin=is_admin, quota_bytes=_new_quota(quota_bytes)
     )
     db.session.commit()
     return user
@@ -211,19 +233,7 @@ def issue_password_reset(
     Only a hash is stored; earlier unused links of the user stop working.
     """
     now = now or utcnow()
-    token = security.new_token()
-    db.session.execute(
-        delete(PasswordReset).where(
-            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
-        )
-    )
-    reset = PasswordReset(
-        user_id=user.id,
-        token_hash=security.hash_token(token),
-        created_at=now,
-        expires_at=now + RESET_LIFETIME,
-    )
-    db.session.add(reset)
+    token, reset = accounts.new_password_reset(user, now, accounts.RESET_LIFETIME)
     audit.record(
         "password.reset_issued",
         actor=actor,
@@ -233,6 +243,18 @@ def issue_password_reset(
     )
     db.session.commit()
     return token
+
+
+def mail_password_reset(actor: User | None, user: User) -> None:
+    """Mail the user a one-time link to choose a new password, valid for an hour.
+
+    Raises MailNotConfigured.
+    """
+    recovery.queue_password_reset(user.email, by=actor)
+    audit.record(
+        "password.reset_issued", actor=actor, target=user, after={"sent_by": "mail"}
+    )
+    db.session.commit()
 
 
 def delete_user(actor: User | None, user: User, confirmation: str) -> None:

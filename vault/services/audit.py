@@ -24,11 +24,14 @@ ACTIONS = {
     "password.changed": "Password changed",
     "password.reset_issued": "Password reset link made",
     "password.reset_used": "Password reset by link",
+    "password.reset_mailed": "Password reset link mailed",
     "token.created": "API token created",
     "token.revoked": "API token revoked",
     "share.created": "Share link created",
     "share.revoked": "Share link revoked",
     "user.created": "User created",
+    "user.invited": "User invited by email",
+    "user.email_changed": "Email changed",
     "user.quota_changed": "Quota changed",
     "user.disabled": "User disabled",
     "user.enabled": "User enabled",
@@ -39,7 +42,13 @@ ACTIONS = {
 COMMAND_LINE = "command line"
 # Events made by someone not signed in: their actor is nobody we know, not the
 # command line.
-VISITOR_ACTIONS = {"sign_in.failed", "sign_in.locked", "sign_in.refused"}
+VISITOR_ACTIONS = {
+    "sign_in.failed",
+    "sign_in.locked",
+    "sign_in.refused",
+    # Asked for on the sign-in page by someone not signed in.
+    "password.reset_mailed",
+}
 VISITOR = "visitor"
 
 Target = User | ShareLink | ApiToken

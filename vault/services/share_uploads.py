@@ -15,7 +15,7 @@ from vault.errors import (
 )
 from vault.extensions import db
 from vault.models import ShareLink, utcnow
-from vault.services import access, files, filetypes
+from vault.services import access, files, filetypes, notices
 from vault.services.share_access import GONE_MESSAGES, Visitor, add_to_log
 from vault.services.uploads import MeteredWriter, RefusedFile, UploadReceiver
 from vault.storage import BlobWriter
@@ -169,6 +169,7 @@ def receive_uploads(
     for file in stored:
         detail = f"{file.name} (from {sender})" if sender else file.name
         add_to_log(share, "upload", visitor, detail, now=now)
+    notices.uploads_received(share, now)
     db.session.commit()
     return [name for name, _ in uploads]
 

@@ -94,14 +94,14 @@ def client_network(address: str | None) -> str | None:
     return str(ip)
 
 
-def _digest(text: str) -> str:
+def digest(text: str) -> str:
     # A fixed length whatever was typed, and typed emails (often passwords
     # typed in the wrong field) are not kept in clear.
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def account_key(email: str) -> str:
-    return "account:" + _digest(email)
+    return "account:" + digest(email)
 
 
 def sign_in_keys(email: str, client_address: str | None) -> Keys:
@@ -109,7 +109,7 @@ def sign_in_keys(email: str, client_address: str | None) -> Keys:
     return Keys(
         target=account_key(email),
         address=f"address:{network}" if network else None,
-        subject=_digest(email),
+        subject=digest(email),
     )
 
 
@@ -128,7 +128,7 @@ def share_token_keys(token: str, client_address: str | None) -> Keys:
     return Keys(
         target=None,
         address=f"share-miss:{network}" if network else None,
-        subject=_digest(token or ""),
+        subject=digest(token or ""),
     )
 
 
@@ -227,7 +227,11 @@ def _add(keys: Keys, now: datetime) -> Attempt:
 
 
 def _take_turns(keys: Keys) -> None:
-    """Make guesses at the same keys count and check one at a time."""
+    take_turns([keys.target, keys.address])
+
+
+def take_turns(keys: list[str | None]) -> None:
+    """Make requests counted under the same keys count and check one at a time."""
     # SQLite has one writer at a time: the INSERT that follows waits its turn,
     # and the rows it then reads are every committed one. PostgreSQL runs
     # writers side by side, and a guess could not see the uncommitted row of
@@ -235,7 +239,7 @@ def _take_turns(keys: Keys) -> None:
     # from a sequence, so a later turn has a higher id). Sorted: no deadlock.
     if db.session.get_bind().dialect.name != "postgresql":
         return
-    numbers = {_lock_number(key) for key in (keys.target, keys.address) if key}
+    numbers = {_lock_number(key) for key in keys if key}
     for number in sorted(numbers):
         db.session.execute(select(func.pg_advisory_xact_lock(number)))
 

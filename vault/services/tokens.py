@@ -8,7 +8,7 @@ from vault import security
 from vault.errors import BadRequest
 from vault.extensions import db
 from vault.models import ApiToken, User, new_id, utcnow
-from vault.services import accounts, audit
+from vault.services import accounts, audit, notices
 from vault.services.access import get_owned
 from vault.text import has_control_characters
 
@@ -37,6 +37,7 @@ def create_token(
         after={"name": token.name},
         address=client_address,
     )
+    notices.token_created(user, token)
     db.session.commit()
     return token, secret
 
