@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from vault import faults, storage
+from vault import faults, logs, metrics, storage
 from vault.config import DefaultConfig
 from vault.extensions import csrf, db, migrate
 from vault.units import parse_size
@@ -28,6 +28,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=os.path.join(PROJECT_ROOT, "static"),
     )
     _configure(app, test_config)
+    logs.init_app(app)
+    metrics.init_app(app)
     _wrap_wsgi(app)
     _install_first_hooks(app)
     db.init_app(app)
@@ -68,13 +70,18 @@ def _instance_path() -> str:
 
 
 def _wrap_wsgi(app: Flask) -> None:
-    from vault import http
+    from vault import http, observe, probes
 
     app.request_class = http.VaultRequest
     if app.config["TRUSTED_PROXIES"]:
         count = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    # Health checks and metrics: before every hook (see vault/probes.py).
+    app.wsgi_app = probes.Probes(app, app.wsgi_app)
     app.wsgi_app = http.CloseAfterUnreadBody(app.wsgi_app)
+    # Outermost: the request id is there for everything inside, and the
+    # latency counts all of it.
+    observe.init_app(app)
 
 
 def _install_first_hooks(app: Flask) -> None:

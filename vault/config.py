@@ -83,6 +83,13 @@ class DefaultConfig:
     S3_PRESIGNED_DOWNLOADS = False
     S3_PRESIGNED_EXPIRY_SECONDS = 60
 
+    # The app's log records (and gunicorn's access log, which reads the
+    # environment variable): "text", or "json" for one JSON object a line.
+    LOG_FORMAT = "text"
+    # Set (16 characters at least), /metrics serves Prometheus text to requests
+    # with "Authorization: Bearer <token>"; unset, there is no /metrics.
+    METRICS_TOKEN: str | None = None
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
