@@ -16,7 +16,7 @@ The access log (vault/gunicorn_observe.py) and the app's own log records
 import hashlib
 import logging
 import re
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 REDACTED = "[redacted]"
 # Paths whose next segment is a bearer secret, however many slashes apart. A
@@ -38,6 +38,10 @@ _SECRET_PAIR = re.compile(
 )
 _CREDENTIALS = re.compile(r"\b(Bearer|Basic)\s+[^\s\"',]+", re.IGNORECASE)
 _API_TOKEN = re.compile(r"vault_[A-Za-z0-9_-]{8,}")
+# The scheme and host of an absolute URL (a Referer, a Location).
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+# What stays as it is when a decoded path is quoted again.
+_PATH_SAFE = "/~!$&'()*+,;=:@"
 # Request headers never written: they carry credentials.
 SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-csrftoken", "x-api-key"}
@@ -76,18 +80,14 @@ def redact_target(raw: str) -> str:
     """Return a request target or URL (absolute or not) safe to log.
 
     The path is judged decoded, so `/%73/<token>` (which Flask routes as
-    `/s/<token>`) is caught as well.
+    `/s/<token>`) is caught as well; a target starting `//` is a path, not a
+    host (urlsplit would take `//s//<token>` for the host `s`).
     """
-    try:
-        parts = urlsplit(raw)
-    except ValueError:
-        return redact_text(raw)
-    path = quote(redact_path(unquote(parts.path)), safe="/~!$&'()*+,;=:@%")
-    target = f"{parts.scheme}://{parts.netloc}" if parts.scheme else parts.netloc
-    target += path
-    if parts.query:
-        target += "?" + redact_query(parts.query)
-    return target
+    origin = _ORIGIN.match(raw)
+    prefix = origin.group(0) if origin else ""
+    path, mark, query = raw[len(prefix) :].partition("?")
+    path = quote(redact_path(unquote(path.partition("#")[0])), safe=_PATH_SAFE)
+    return prefix + path + (mark + redact_query(query.partition("#")[0]))
 
 
 def redact_text(text: str) -> str:
