@@ -1,14 +1,18 @@
 """Events worth an operator's eye reach the log, with no secret in it."""
 
+import json
 import logging
 
 import pytest
 from sqlalchemy import update
 
-from tests.conftest import AuthActions
+from tests.conftest import AuthActions, fresh_app
 from tests.helpers import remove_blob
+from vault import create_app
 from vault.extensions import db
 from vault.models import User
+from vault.observe import REQUEST_ID_KEY
+from vault.redaction import short_hash
 from vault.services import fsck
 
 WRONG = "hunter2-wrong-guess"
@@ -49,3 +53,37 @@ def test_a_vault_without_problems_logs_nothing_from_fsck(app, caplog):
         fsck.check(verify_hashes=False)
 
     assert [r for r in caplog.records if r.name == "vault.services.fsck"] == []
+
+
+def _log_in_request(app, message: str) -> None:
+    # The id as the outermost middleware leaves it for the app.
+    with app.test_request_context("/", environ_base={REQUEST_ID_KEY: "req-7"}):
+        app.logger.warning(message)
+
+
+def test_app_log_lines_carry_the_request_id_and_no_secret(app, capsys):
+    token = "Zk3Jx0_qLw-8sN2mYtR4vB6cD1eF5gH7iJ9kL0mN2oP"
+
+    _log_in_request(app, f"something about /s/{token}/download")
+
+    line = capsys.readouterr().err.strip()
+    assert token not in line
+    assert line.endswith(
+        f"[WARNING] vault: something about /s/{short_hash(token)}/download"
+        " request_id=req-7"
+    )
+
+
+def test_the_app_log_can_be_json(app_config, capsys):
+    with fresh_app({**app_config, "LOG_FORMAT": "json"}) as app:
+        _log_in_request(app, "disk nearly full")
+
+    entry = json.loads(capsys.readouterr().err.strip())
+    assert entry["level"] == "WARNING" and entry["logger"] == "vault"
+    assert entry["message"] == "disk nearly full"
+    assert entry["request_id"] == "req-7"
+
+
+def test_an_unknown_log_format_is_refused_at_start(app_config):
+    with pytest.raises(ValueError, match="VAULT_LOG_FORMAT"):
+        create_app({**app_config, "LOG_FORMAT": "xml"})
