@@ -241,3 +241,29 @@ def test_every_gunicorn_worker_counts(app, tmp_path, alice):
     # and the one that told `served` the server was up.
     counts = {requests_of(samples(text), "auth.login", 200) for _, text in scrapes}
     assert counts == {31}
+
+
+def test_a_post_standing_in_for_a_patch_is_counted_once(client, alice, api_headers):
+    tus = Tus(client, api_headers(alice))
+    url = tus.start(10)
+    before = scrape(client)
+
+    response = client.post(
+        url,
+        data=b"0123456789",
+        headers={
+            **tus.headers,
+            "X-HTTP-Method-Override": "PATCH",
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
+
+    after = scrape(client)
+    assert response.status_code == 204
+    assert (
+        value(after, "vault_upload_bytes_total")
+        - value(before, "vault_upload_bytes_total")
+        == 10
+    )
+    assert value(after, "vault_uploads_active") == 0

@@ -78,10 +78,11 @@ def _wrap_wsgi(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     # Health checks and metrics: before every hook (see vault/probes.py).
     app.wsgi_app = probes.Probes(app, app.wsgi_app)
-    app.wsgi_app = http.CloseAfterUnreadBody(app.wsgi_app)
-    # Outermost: the request id is there for everything inside, and the
-    # latency counts all of it.
+    # The request id is there for everything inside, and the latency counts
+    # all of it.
     observe.init_app(app)
+    # Outermost: it asks gunicorn's own start_response to close the connection.
+    app.wsgi_app = http.CloseAfterUnreadBody(app.wsgi_app)
 
 
 def _install_first_hooks(app: Flask) -> None:

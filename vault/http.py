@@ -148,6 +148,7 @@ class TrackedBody:
         self._left = None if chunked else int(length) if length.isdigit() else 0
         self._ended = False
         self.received = 0
+        self.metered = False  # an upload route is counting it (vault/metrics.py)
 
     @property
     def finished(self) -> bool:

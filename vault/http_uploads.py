@@ -79,12 +79,12 @@ def upload_entry(
 
     def decorate(view):
         @functools.wraps(view)
-        def entry(**view_args):
+        def entry(*args, **view_args):
             # With metrics on, the upload counts as active while it runs, and
             # the body bytes it read are counted when it ends.
             with metrics.receiving(request.environ.get("wsgi.input")):
                 if receiver_for is None:
-                    return view(**view_args)
+                    return view(*args, **view_args)
                 return _receive(view, receiver_for, csrf, view_args)
 
         entry.takes_uploads = True

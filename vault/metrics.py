@@ -175,18 +175,25 @@ def observe_request(
 @contextmanager
 def _receiving(instruments: Instruments, body):
     instruments.active_uploads.inc()
-    start = getattr(body, "received", 0)
+    body.metered, start = True, body.received
     try:
         yield
     finally:
         instruments.active_uploads.dec()
-        instruments.uploaded.inc(getattr(body, "received", 0) - start)
+        instruments.uploaded.inc(body.received - start)
+        body.metered = False
 
 
 def receiving(body):
-    """Count an upload request while it runs, and the bytes read from `body`."""
+    """Count an upload request while it runs, and the bytes read from `body`.
+
+    `body` is the request's `http.TrackedBody`. An upload route that hands
+    over to another (tus: a POST standing in for a PATCH) is counted once.
+    """
     instruments = _current()
-    return nullcontext() if instruments is None else _receiving(instruments, body)
+    if instruments is None or getattr(body, "metered", True):
+        return nullcontext()
+    return _receiving(instruments, body)
 
 
 def downloaded(size: int) -> None:

@@ -58,7 +58,11 @@ def _note_endpoint(response):
 
 
 class Observed:
-    """The outermost WSGI middleware: request ids, and request metrics."""
+    """WSGI middleware: request ids, and request metrics.
+
+    Inside `http.CloseAfterUnreadBody`, which needs the server's own
+    start_response, not this one's.
+    """
 
     def __init__(self, app: Flask, wsgi_app):
         self.app, self.wsgi_app = app, wsgi_app
