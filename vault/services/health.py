@@ -91,14 +91,15 @@ def _storage() -> str:
         writer.commit()
         store.delete(writer.key)
         store.delete_namespace(namespace)
+        return OK
     except StorageFull:
         return "full"
     except Exception as error:  # noqa: BLE001
         _log_error("storage", error)
-        if writer is not None:
-            writer.discard()
         return "not writable"
-    return OK
+    finally:
+        if writer is not None:
+            writer.discard()  # harmless after a commit (BlobWriter's contract)
 
 
 def _log_error(check: str, error: Exception) -> None:
