@@ -83,6 +83,8 @@ def redact_target(raw: str) -> str:
     `/s/<token>`) is caught as well; a target starting `//` is a path, not a
     host (urlsplit would take `//s//<token>` for the host `s`).
     """
+    if "%" not in raw and "?" not in raw and not _SECRET_SEGMENT.search(raw):
+        return raw  # most requests: nothing encoded, nothing secret
     origin = _ORIGIN.match(raw)
     prefix = origin.group(0) if origin else ""
     path, mark, query = raw[len(prefix) :].partition("?")
