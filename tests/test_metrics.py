@@ -6,7 +6,6 @@ import io
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests import factories
 from tests.conftest import PASSWORD, fresh_app
 from tests.helpers import set_quota
 from tests.servers import served
@@ -57,13 +56,18 @@ def requests_of(found, endpoint, status, method="GET") -> float:
 
 
 def test_without_a_token_there_is_no_metrics_page(app_config):
+    # Before the first account too (every page then leads to the setup form).
     with fresh_app({**app_config, "METRICS_TOKEN": None}) as app:
-        with app.app_context():
-            factories.create_user("a@example.com", PASSWORD)
-        response = app.test_client().get("/metrics", headers=BEARER)
+        client = app.test_client()
+        responses = [
+            client.get("/metrics", headers=BEARER),
+            client.get("/metrics", headers={**BEARER, "Host": "10.1.2.3"}),
+        ]
 
-    assert response.status_code == 404
-    assert b"vault_" not in response.data
+    for response in responses:
+        assert response.status_code == 404
+        assert b"vault_" not in response.data
+        assert "Set-Cookie" not in response.headers
 
 
 @pytest.mark.parametrize(

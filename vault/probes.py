@@ -5,8 +5,8 @@ VAULT_TRUSTED_HOSTS rightly refuses), with no session, before the first
 account exists, and several times a second. So these answers build no URL,
 load no session, start no sweeper and are never sent to the setup page: they
 come before Flask's hooks. /healthz touches nothing (the process answers, so
-it lives); /readyz runs `services.health`; /metrics exists only with
-VAULT_METRICS_TOKEN, and answers only to `Authorization: Bearer <token>`.
+it lives); /readyz runs `services.health`; /metrics is 404 without
+VAULT_METRICS_TOKEN, and with it answers only to `Authorization: Bearer <token>`.
 """
 
 import json
@@ -26,9 +26,13 @@ class Probes:
 
     def __init__(self, app: Flask, wsgi_app):
         self.app, self.wsgi_app = app, wsgi_app
-        self._answers = {"/healthz": self._healthz, "/readyz": self._readyz}
-        if metrics.of(app) is not None:
-            self._answers["/metrics"] = self._metrics
+        self._answers = {
+            "/healthz": self._healthz,
+            "/readyz": self._readyz,
+            # Off, a plain 404 here: not the setup page on a fresh install,
+            # and nothing of the app's (sessions, hooks) spent on scrapers.
+            "/metrics": self._metrics if metrics.of(app) else self._no_metrics,
+        }
 
     def __call__(self, environ, start_response):
         answer = self._answers.get(environ.get("PATH_INFO", ""))
@@ -63,6 +67,9 @@ class Probes:
         status = "503 Service Unavailable" if failing else "200 OK"
         text = json.dumps(body, sort_keys=True).encode() + b"\n"
         return status, [("Content-Type", "application/json")], text
+
+    def _no_metrics(self, environ):
+        return "404 Not Found", [("Content-Type", _TEXT)], b"Not found.\n"
 
     def _metrics(self, environ):
         if not metrics.authorized(self.app, environ.get("HTTP_AUTHORIZATION")):
