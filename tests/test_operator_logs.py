@@ -4,6 +4,7 @@ import json
 import logging
 
 import pytest
+from flask.logging import default_handler
 from sqlalchemy import update
 
 from tests.conftest import AuthActions, fresh_app
@@ -87,3 +88,14 @@ def test_the_app_log_can_be_json(app_config, capsys):
 def test_an_unknown_log_format_is_refused_at_start(app_config):
     with pytest.raises(ValueError, match="VAULT_LOG_FORMAT"):
         create_app({**app_config, "LOG_FORMAT": "xml"})
+
+
+def test_each_record_is_written_once_even_after_flask_added_its_handler(
+    app_config, capsys
+):
+    # What a warning logged while configuring leaves behind (flask.logging).
+    logging.getLogger("vault").addHandler(default_handler)
+    with fresh_app(app_config) as app:
+        _log_in_request(app, "said once")
+
+    assert capsys.readouterr().err.count("said once") == 1

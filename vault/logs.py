@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime
 
 from flask import Flask, has_request_context, request
-from flask.logging import wsgi_errors_stream
+from flask.logging import default_handler, wsgi_errors_stream
 
 from vault.observe import REQUEST_ID_KEY
 from vault.redaction import RedactingFilter
@@ -82,5 +82,8 @@ def init_app(app: Flask) -> None:
     else:
         _handler.setFormatter(_TextFormatter(_TEXT_FORMAT))
     logger = logging.getLogger(app.import_name)
+    # Ours replaces Flask's, which a record logged while configuring (a
+    # warning about the store) may have put there: each line once, redacted.
+    logger.removeHandler(default_handler)
     if _handler not in logger.handlers:
         logger.addHandler(_handler)
