@@ -26,14 +26,23 @@ def _script(app) -> ScriptDirectory:
     return ScriptDirectory.from_config(config)
 
 
-@pytest.fixture
-def at_head(app):
-    """The test database stamped with the migrations' head, as an upgrade leaves it."""
+def _stamp_head(app) -> None:
     with app.app_context(), db.engine.begin() as connection:
         MigrationContext.configure(connection).stamp(_script(app), "heads")
+
+
+@pytest.fixture
+def unstamped_after(app):
+    """Drop the alembic revision a test recorded (the schema is the test's own)."""
     yield
     with app.app_context(), db.engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture
+def at_head(app, unstamped_after):
+    """The test database stamped with the migrations' head, as an upgrade leaves it."""
+    _stamp_head(app)
 
 
 def test_healthz_answers_ok_to_any_host_before_the_first_account(client):
@@ -104,6 +113,20 @@ def test_readyz_names_a_database_behind_the_migrations(app, client, caplog):
     # Logged once per outage, not at every probe.
     warnings = [r for r in caplog.records if "not ready: migrations" in r.message]
     assert len(warnings) == 1
+
+
+def test_readyz_logs_when_a_check_passes_again(app, client, unstamped_after, caplog):
+    assert client.get("/readyz").status_code == 503
+    _stamp_head(app)
+    caplog.clear()
+
+    with caplog.at_level(logging.WARNING, logger="vault"):
+        assert client.get("/readyz").status_code == 200
+        assert client.get("/readyz").status_code == 200
+
+    assert [r.message for r in caplog.records] == [
+        "ready again: migrations check passes"
+    ]
 
 
 def test_readyz_names_an_unreachable_database_without_its_address(app_config, tmp_path):

@@ -33,7 +33,7 @@ _PROBE = b"vault readiness probe\n"
 # The heads of a migrations directory: its files do not change under a
 # running release, and reading them costs a few milliseconds.
 _heads: dict[str, frozenset[str]] = {}
-_failing: set[str] = set()
+_FAILING = "vault.readiness_failing"  # the checks failing at the last probe
 _failing_lock = threading.Lock()
 
 
@@ -102,19 +102,24 @@ def _storage() -> str:
             writer.discard()  # harmless after a commit (BlobWriter's contract)
 
 
+def _failing() -> set[str]:
+    return current_app.extensions.setdefault(_FAILING, set())
+
+
 def _log_error(check: str, error: Exception) -> None:
     # The class only: a driver's message may carry a host, user or URL. Once
     # per outage, like the failure itself.
-    if check not in _failing:
+    if check not in _failing():
         log.warning("readiness: the %s check raised %s", check, type(error).__name__)
 
 
 def _log_changes(checks: dict[str, str]) -> None:
+    failing = _failing()
     with _failing_lock:
         for name, outcome in checks.items():
-            if outcome != OK and name not in _failing:
-                _failing.add(name)
+            if outcome != OK and name not in failing:
+                failing.add(name)
                 log.warning("not ready: %s check: %s", name, outcome)
-            elif outcome == OK and name in _failing:
-                _failing.discard(name)
+            elif outcome == OK and name in failing:
+                failing.discard(name)
                 log.warning("ready again: %s check passes", name)
