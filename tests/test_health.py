@@ -3,14 +3,16 @@
 import json
 import logging
 
+import boto3
 import pytest
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, fresh_app
 from tests.helpers import blobs
+from tests.s3server import new_bucket
 from vault import create_app
 from vault.extensions import db
 
@@ -172,3 +174,16 @@ def test_probes_answer_through_a_signed_in_session_without_touching_it(
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers
     assert json.loads(response.data)["status"] == "ready"
+
+
+def test_readyz_names_a_bucket_that_is_gone(app_config):
+    bucket = new_bucket()
+    app_config.pop("STORAGE_DIR", None)
+    app_config["STORAGE_URL"] = f"s3://{bucket}/vault"
+    with fresh_app(app_config) as app:
+        boto3.client("s3").delete_bucket(Bucket=bucket)
+        response = app.test_client().get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json["checks"]["storage"] == "not writable"
+    assert bucket not in response.get_data(as_text=True)
