@@ -203,7 +203,7 @@ def assert_kept_nothing(app, user) -> None:
 # Small and large uploads (large ones hash on a second thread) alike.
 @pytest.mark.parametrize("size, room", [(4 * MiB, MiB), (24 * MiB, 12 * MiB)])
 def test_an_api_upload_on_a_full_disk_answers_507_and_keeps_nothing(
-    app, client, alice, api_headers, disk, size, room
+    app, client, alice, api_headers, disk, size, room, caplog
 ):
     set_quota(app, alice, GiB)  # a quota, so the upload holds a reservation
     disk.leave(room)
@@ -212,6 +212,10 @@ def test_an_api_upload_on_a_full_disk_answers_507_and_keeps_nothing(
 
     assert_storage_full(error_of(response, 507, "storage_full")["message"])
     assert_kept_nothing(app, alice)
+    # The operator hears of it too: only they can add room.
+    [record] = [r for r in caplog.records if r.message.startswith("storage full")]
+    assert record.levelname == "ERROR"
+    assert "api.upload_files answered 507" in record.message
 
 
 def test_a_browser_upload_on_a_full_disk_shows_why_and_keeps_nothing(

@@ -282,7 +282,8 @@ def test_an_upload_killed_midway_is_swept_up(app, runner, bob):
     writer.discard()  # the dead worker's handle, closed for the test's sake
 
     assert result.exit_code == 1
-    lines = result.output.splitlines()
+    # stdout: the summary is also logged, to stderr, for the operator's log.
+    lines = result.stdout.splitlines()
     assert lines[0].startswith(f"stale_partial: Unfinished upload {bob.id}/.partial-")
     assert lines[1].startswith("stale_reservation: Reservation ")
     assert "of bob@example.com holds 1,000 bytes (1.0 kB) and expired" in lines[1]
@@ -344,7 +345,7 @@ def test_after_a_repair_only_what_needs_a_person_is_left(
     assert first.exit_code == 1
     assert "7 problems found, 6 repaired." in first.output
     assert second.exit_code == 1
-    assert second.output.splitlines()[0].startswith("missing_blob: ")
+    assert second.stdout.splitlines()[0].startswith("missing_blob: ")
     assert "1 problem found, 0 repaired." in second.output
     assert counters(app, carol) == (14, 0)
 

@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import fresh_app
 from tests.helpers import blobs, nodes, wait_for
 from tests.tus import NOTHING, Tus, expire, state
-from vault import create_app, maintenance
+from vault import create_app, maintenance, metrics
 from vault.extensions import db
 from vault.models import ShareAccess, ShareLink, User, utcnow
 from vault.services import exclusive, shares
@@ -238,3 +239,32 @@ def test_the_cleanup_command_does_it_now_and_says_what_it_did(app, runner, aged)
         "Purged 1 item from the trash.\n"
         "Deleted 2 ended share links.\n"
     )
+
+
+def test_sweeps_and_failed_sweeps_are_counted(app_config, monkeypatch):
+    token = "metrics-token-0123456789abcdef"
+    outcomes = iter([None, RuntimeError("database gone")])
+
+    def sweep():
+        outcome = next(outcomes, None)
+        if outcome is not None:
+            raise outcome
+        return maintenance.Swept(0, 0, 0, 0, 0)
+
+    monkeypatch.setattr(maintenance, "sweep", sweep)
+    with fresh_app({**app_config, "METRICS_TOKEN": token}) as app:
+        registry = metrics.of(app).registry
+
+        def count(name):
+            return registry.get_sample_value(name) or 0
+
+        runs, errors = count("vault_sweeps_total"), count("vault_sweep_errors_total")
+        try:
+            app.test_client().get("/healthz")  # answered before the hooks
+            assert cleanup_threads() == 0
+            app.test_client().get("/login")
+            assert wait_for(lambda: count("vault_sweeps_total") - runs >= 3)
+        finally:
+            app.extensions["vault.sweeper"].stop()
+
+    assert count("vault_sweep_errors_total") - errors == 1

@@ -531,3 +531,13 @@ def test_an_upload_passes_through_nginx(people, servers):
     file = upload_through(servers, people["alice"], "big.zip", CONTENT)
 
     assert file.size == len(CONTENT)
+
+
+def test_nginx_gives_each_request_its_id_and_vault_returns_it(servers):
+    answer = servers.request("GET", "/healthz", {"X-Request-Id": "client-chosen-1"})
+
+    # nginx's $request_id replaced the client's: 32 hex digits, kept by vault.
+    assert answer.status == 200 and answer.body == b"ok\n"
+    request_id = answer.headers["X-Request-Id"]
+    assert request_id != "client-chosen-1"
+    assert len(request_id) == 32 and int(request_id, 16) >= 0

@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from vault import faults, paths, storage
+from vault import faults, logs, metrics, paths, storage
 from vault.config import DefaultConfig
 from vault.extensions import csrf, db, migrate
 from vault.units import parse_size
@@ -26,6 +26,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=paths.resource("static"),
     )
     _configure(app, test_config)
+    logs.init_app(app)
+    metrics.init_app(app)
     _wrap_wsgi(app)
     _install_first_hooks(app)
     db.init_app(app)
@@ -52,12 +54,18 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _wrap_wsgi(app: Flask) -> None:
-    from vault import http
+    from vault import http, observe, probes
 
     app.request_class = http.VaultRequest
     if app.config["TRUSTED_PROXIES"]:
         count = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    # Health checks and metrics: before every hook (see vault/probes.py).
+    app.wsgi_app = probes.Probes(app, app.wsgi_app)
+    # The request id is there for everything inside, and the latency counts
+    # all of it.
+    observe.init_app(app)
+    # Outermost: it asks gunicorn's own start_response to close the connection.
     app.wsgi_app = http.CloseAfterUnreadBody(app.wsgi_app)
 
 

@@ -103,6 +103,13 @@ class DefaultConfig:
     RESET_MAILS_PER_ACCOUNT = 3
     RESET_MAILS_PER_ADDRESS = 20
 
+    # The app's log records (and gunicorn's access log, which reads the
+    # environment variable): "text", or "json" for one JSON object a line.
+    LOG_FORMAT = "text"
+    # Set (16 characters at least), /metrics serves Prometheus text to requests
+    # with "Authorization: Bearer <token>"; unset, there is no /metrics.
+    METRICS_TOKEN: str | None = None
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False

@@ -19,7 +19,7 @@ from flask import Flask, Response, current_app, request
 from werkzeug.http import parse_date
 from zipstream import ZipStream
 
-from vault import download_settings
+from vault import download_settings, metrics
 from vault.models import Node
 from vault.services import filetypes
 from vault.services.archives import Entry
@@ -251,6 +251,7 @@ def _hand_off(
     """
     name, value = header
     response.headers[name] = value
+    _count_sent(span[1] - span[0])
     if counted is not None:
         counted.claim(*span, blob.size)
     return response
@@ -318,7 +319,14 @@ def _with_body(
         response.response = _fast_body(blob.key, start, stop)
     response.direct_passthrough = True
     response.content_length = stop - start
+    _count_sent(stop - start)
     return response
+
+
+def _count_sent(size: int) -> None:
+    # What a GET answers with, sent by us or by the proxy we hand it to.
+    if request.method == "GET":
+        metrics.downloaded(size)
 
 
 def _fast_body(key: str, start: int, stop: int):
@@ -382,6 +390,7 @@ def send_zip(
         body = _CountedBody(archive, counter)
     response = Response(body, mimetype="application/zip", direct_passthrough=True)
     response.content_length = len(archive)
+    _count_sent(len(archive))
     response.headers["Content-Disposition"] = content_disposition("attachment", name)
     response.headers["Cache-Control"] = "private, no-store"
     _protect(response)

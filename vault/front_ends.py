@@ -17,7 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from vault.errors import VaultError
+from vault.errors import StorageFull, VaultError
 from vault.http import too_large_message
 
 # status, code, message -> the answer
@@ -98,6 +98,11 @@ def retry_after(error: VaultError) -> dict[str, str]:
 
 
 def _vault_error(error: VaultError):
+    if isinstance(error, StorageFull):
+        # The person sees 507; the operator must hear of it to add room.
+        current_app.logger.error(
+            "storage full: %s answered 507 (%s)", request.endpoint, error.message
+        )
     response = renderer()(error.status, error.code, error.message)
     response.headers.update(retry_after(error))
     return response

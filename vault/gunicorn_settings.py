@@ -48,6 +48,19 @@ reuse_port = True
 # Headers only: bodies are streamed by the app.
 limit_request_field_size = 16384
 
+# Logs and metrics (vault/gunicorn_observe.py): an access log with secrets cut
+# out, and metrics added up over every worker when VAULT_METRICS_TOKEN is set.
+# prepare_metrics() runs here, in the master, before any worker imports
+# prometheus_client.
+from vault import gunicorn_observe  # noqa: E402
+
+logger_class = "vault.gunicorn_observe.VaultLogger"
+accesslog = gunicorn_observe.access_log()
+access_log_format = gunicorn_observe.ACCESS_LOG_FORMAT
+child_exit = gunicorn_observe.child_exit
+on_exit = gunicorn_observe.on_exit
+gunicorn_observe.prepare_metrics()
+
 
 def on_starting(server):
     """Refuse to start where another server already listens.

@@ -136,7 +136,10 @@ def _force_close(start_response) -> None:
 
 
 class TrackedBody:
-    """wsgi.input, counting what is read: has the body been read to its end?"""
+    """wsgi.input, counting what is read: has the body been read to its end?
+
+    `received` is how many bytes were read (upload metrics count it).
+    """
 
     def __init__(self, environ):
         self._stream = environ["wsgi.input"]
@@ -144,12 +147,15 @@ class TrackedBody:
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         self._left = None if chunked else int(length) if length.isdigit() else 0
         self._ended = False
+        self.received = 0
+        self.metered = False  # an upload route is counting it (vault/metrics.py)
 
     @property
     def finished(self) -> bool:
         return self._ended or (self._left is not None and self._left <= 0)
 
     def _count(self, data: bytes, size) -> bytes:
+        self.received += len(data)
         if self._left is not None:
             self._left -= len(data)
         if not data and size != 0:

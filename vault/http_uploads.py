@@ -16,6 +16,7 @@ from flask import Request, current_app, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms.validators import ValidationError
 
+from vault import metrics
 from vault.extensions import csrf as csrf_protection
 from vault.services.uploads import BODY_READ_BYTES, UploadReceiver
 
@@ -77,12 +78,13 @@ def upload_entry(
         raise ValueError("A CSRF check needs a form, so a receiver for its files.")
 
     def decorate(view):
-        if receiver_for is None:
-            entry = view
-        else:
-
-            @functools.wraps(view)
-            def entry(**view_args):
+        @functools.wraps(view)
+        def entry(*args, **view_args):
+            # With metrics on, the upload counts as active while it runs, and
+            # the body bytes it read are counted when it ends.
+            with metrics.receiving(request.environ.get("wsgi.input")):
+                if receiver_for is None:
+                    return view(*args, **view_args)
                 return _receive(view, receiver_for, csrf, view_args)
 
         entry.takes_uploads = True

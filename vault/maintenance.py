@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
+from vault import metrics
 from vault.extensions import db
 from vault.services import exclusive, quotas, resumable_expiry, shares, trash
 
@@ -91,10 +92,14 @@ class Sweeper:
         while not self._stopping.wait(self._seconds):
             with self._app.app_context():
                 try:
-                    self._log(sweep_unless_busy())
+                    swept = sweep_unless_busy()
+                    self._log(swept)
+                    if swept is not None:  # not skipped for another process
+                        metrics.swept()
                 except Exception:
                     # The next round tries again; the operator sees why.
                     self._app.logger.exception("cleanup failed")
+                    metrics.swept(failed=True)
                 finally:
                     db.session.remove()
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from vault import security
+from vault import metrics, security
 from vault.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -166,6 +166,7 @@ def _record_failure(
     # Counted like a wrong password even then: a guesser must not learn from
     # the throttle's answers which guess was right.
     locked = throttle.fail(attempt)
+    metrics.sign_in_failed()
     if disabled is None:
         audit.record(
             "sign_in.failed", target_label=label, address=client_address, now=now

@@ -18,6 +18,7 @@ fsck_storage.py, the folder tree in fsck_tree.py, and fsck_report.py holds the
 report they all write into.
 """
 
+import logging
 import os
 from datetime import datetime
 
@@ -28,6 +29,8 @@ from vault.models import Node, Reservation, ResumableUpload, User, utcnow
 from vault.services import fsck_storage, fsck_tree, quotas, resumable_expiry
 from vault.services.fsck_report import Problem, Report, in_batches, size_text, time_text
 from vault.storage import get_storage
+
+log = logging.getLogger(__name__)
 
 
 def check(
@@ -46,7 +49,26 @@ def check(
     fsck_storage.check_disk(report, repair, now)
     files, size = get_storage().lost_found_usage()
     report.lost_found_files, report.lost_found_bytes = files, size
+    _log_problems(report)
     return report
+
+
+def _log_problems(report: Report) -> None:
+    # For the operator's log too, not only the console of whoever ran fsck
+    # (cron mails nobody reads): how many of each kind, not each message.
+    if not report.problems:
+        return
+    counts = ", ".join(
+        f"{kind}: {len(problems)}"
+        for kind, problems in report.by_kind().items()
+        if problems
+    )
+    log.warning(
+        "fsck found %d problem(s) (%s), %d repaired",
+        len(report.problems),
+        counts,
+        report.repaired_count,
+    )
 
 
 def _check_reservations(report: Report, repair: bool, now: datetime) -> None:

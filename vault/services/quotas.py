@@ -237,3 +237,11 @@ def release_expired(now: datetime | None = None, user_id: str | None = None) -> 
     for reservation_id in expired:
         release(reservation_id)
     return len(expired)
+
+
+def reservation_totals() -> tuple[int, int]:
+    """Return how many reservations are held, and their bytes (for metrics)."""
+    count, held = db.session.execute(
+        select(func.count(Reservation.id), total_bytes(Reservation.bytes))
+    ).one()
+    return count, held

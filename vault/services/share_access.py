@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from vault import security
+from vault import metrics, security
 from vault.errors import AuthenticationFailed, Gone, NotFound, TooManyAttempts
 from vault.extensions import db
 from vault.models import Node, ShareAccess, ShareLink, utcnow
@@ -176,6 +176,7 @@ def start_download(
     if span.start == 0:
         add_to_log(share, outcome, visitor, detail)
     db.session.commit()
+    metrics.share_download()
 
 
 def stop_download(

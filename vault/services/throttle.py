@@ -32,6 +32,7 @@ so the throttle never tells anyone which emails are registered.
 
 import hashlib
 import ipaddress
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,9 +40,12 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, func, or_, select
 
+from vault import metrics
 from vault.errors import TooManyAttempts
 from vault.extensions import db
 from vault.models import LoginFailure
+
+log = logging.getLogger(__name__)
 
 # The address keys of each kind of guess; clearing an address clears them all.
 ADDRESS_KINDS = {
@@ -198,7 +202,18 @@ def fail(attempt: Attempt) -> list[str]:
             started.append(keys.target.partition(":")[0])
     if keys.address and _address_lockout(keys.address, now, attempt.address_id):
         started.append("address")
+    for kind in started:
+        _report_lockout(kind, keys)
     return started
+
+
+def _report_lockout(kind: str, keys: Keys) -> None:
+    # For the operator's eye as well as the audit log. An account is named by
+    # its key's digest (what was typed may be a password in the wrong field);
+    # a link by its id; an address by its network.
+    key = keys.address if kind == "address" else keys.target
+    log.warning("lockout started: %s (%s)", kind, key)
+    metrics.locked(kind)
 
 
 def release(attempt: Attempt) -> None:
