@@ -24,10 +24,10 @@ from sqlalchemy.pool import NullPool
 from vault.errors import VaultError
 from vault.extensions import db
 from vault.models import Node, User
+from vault.services.storage_migration import file_pages
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
-PAGE = 1000
 
 
 class BackupError(VaultError):
@@ -77,25 +77,8 @@ def snapshot(path: str) -> Iterator[Connection]:
 
 def file_rows(connection: Connection) -> Iterator[FileRow]:
     """Yield every file row (trashed ones too) a page at a time, by id."""
-    last = ""
-    while True:
-        rows = connection.execute(
-            select(
-                Node.id,
-                Node.name,
-                Node.storage_key,
-                Node.size,
-                Node.sha256,
-                Node.thumbnail_key,
-            )
-            .where(Node.id > last, Node.is_folder.is_(False))
-            .order_by(Node.id)
-            .limit(PAGE)
-        ).all()
-        if not rows:
-            return
+    for rows in file_pages(connection.execute):
         yield from (FileRow(*row) for row in rows)
-        last = rows[-1].id
 
 
 def revision(connection: Connection) -> str | None:

@@ -223,11 +223,15 @@ def copy_blob(
     return writer.sha256
 
 
-def stored_blobs() -> Iterator[Blob]:
-    """Yield every key a row names, a page at a time, in no transaction."""
+def file_pages(execute: Callable) -> Iterator[list]:
+    """Yield the rows of every file (trashed ones too), a page at a time by id.
+
+    `execute` runs a statement where the caller reads (the session, or a
+    connection of its own); between pages the caller may end its transaction.
+    """
     last = ""
     while True:
-        rows = db.session.execute(
+        rows = execute(
             select(
                 Node.id,
                 Node.name,
@@ -240,18 +244,25 @@ def stored_blobs() -> Iterator[Blob]:
             .order_by(Node.id)
             .limit(PAGE)
         ).all()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1].id
+
+
+def stored_blobs() -> Iterator[Blob]:
+    """Yield every key a row names, a page at a time, in no transaction."""
+    for rows in file_pages(db.session.execute):
         # End the read transaction: the next page, and the checks of missing
         # blobs, must see what was deleted or added meanwhile.
         db.session.rollback()
-        if not rows:
-            return
         for row in rows:
             label = f"file {row.id} ({row.name})"
             if row.storage_key:
                 yield Blob(row.storage_key, row.size, row.sha256, label)
             if row.thumbnail_key:
                 yield Blob(row.thumbnail_key, None, None, f"thumbnail of {label}")
-        last = rows[-1].id
+    db.session.rollback()
 
 
 def blob_size(store: BlobStore, key: str) -> int | None:
