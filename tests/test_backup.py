@@ -208,7 +208,7 @@ def test_a_blob_missing_from_the_store_is_reported(app, stored, destination):
 
     assert result.exit_code == 1
     assert f"{stored['notes.txt'].storage_key} is missing" in result.output
-    assert "run `flask --app vault fsck`" in result.output
+    assert "run `vault fsck`" in result.output
     assert len(manifest(destination)["blobs"]) == 6
 
 

@@ -45,7 +45,7 @@ def backup(destination: str) -> None:
     if outcome.problems:
         raise click.ClickException(
             f"{plural(len(outcome.problems), 'blob')} could not be backed up "
-            "(listed above): run `flask --app vault fsck`."
+            "(listed above): run `vault fsck`."
         )
     click.echo(
         f"Backup complete: {os.path.join(destination, 'manifest.json')} lists "
@@ -77,8 +77,7 @@ def restore(source: str) -> None:
             "the backup ran."
         )
     click.echo(
-        "Next: `flask --app vault db upgrade` if this version of vault is newer, "
-        "then `flask --app vault fsck`."
+        "Next: `vault db upgrade` if this version of vault is newer, then `vault fsck`."
     )
 
 

@@ -70,7 +70,7 @@ def _conclude(outcome, dry_run: bool, force: bool) -> None:
     if outcome.problems and not (outcome.switched or outcome.already):
         raise click.ClickException(
             f"{len(outcome.problems)} blob(s) could not be copied: not switched "
-            "over. Run `flask --app vault fsck`, or switch anyway with --force."
+            "over. Run `vault fsck`, or switch anyway with --force."
         )
     if outcome.problems and outcome.already and not force:
         raise click.ClickException("Some blobs could not be copied (listed above).")

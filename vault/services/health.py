@@ -66,7 +66,7 @@ def _migrations(connection: Connection) -> str:
     found = ", ".join(sorted(current)) or "none"
     return (
         f"the database is at {found}, this release at {', '.join(sorted(heads))}: "
-        "run `flask --app vault db upgrade`"
+        "run `vault db upgrade`"
     )
 
 
