@@ -56,6 +56,8 @@ def server_block(storage_dir: str, nginx_port: int, vault_port: int) -> str:
         "listen [::]:80;": "",
         "server 127.0.0.1:8000;": f"server 127.0.0.1:{vault_port};",
         "alias /srv/vault/instance/storage/;": f"alias {storage_dir}/;",
+        # main_config puts both logs, the test's and the shipped one, in run_dir.
+        "access_log /var/log/nginx/vault.access.log vault_private;": "",
     }
     for shipped, ours in replacements.items():
         assert shipped in text, f"docs/deploy/nginx.conf no longer has {shipped!r}"
@@ -75,8 +77,14 @@ def main_config(
 
     One process, in the foreground, as the current user: no root needed, and
     the process we start is the one we stop. The access log has the format
-    `log`: by default whether vault handed the request over, and where.
+    `log`: by default whether vault handed the request over, and where. The
+    shipped format, where the server block has it, logs to shipped.log.
     """
+    shipped_log = (
+        f"    access_log {run_dir / 'shipped.log'} vault_private;"
+        if "log_format vault_private" in server
+        else ""
+    )
     temp_paths = "\n".join(
         f"    {kind}_temp_path {run_dir / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -95,6 +103,7 @@ http {{
     access_log {run_dir / "access.log"} test;
 {temp_paths}
 {server}
+{shipped_log}
 }}
 """
 
@@ -134,6 +143,7 @@ class Servers:
         self.app = app
         self.port, self.vault_port = nginx_port, vault_port
         self.access_log = run_dir / "access.log"
+        self.shipped_log = run_dir / "shipped.log"
 
     def request(self, method, path, headers=None, body=None) -> Answer:
         """Send one request through nginx and wait for its access log line."""
@@ -475,6 +485,27 @@ def test_a_share_link_made_through_nginx_keeps_the_port(people, servers):
     assert made.status == 201
     assert url.startswith(f"http://127.0.0.1:{servers.port}/s/")
     assert (opened.status, opened.body) == (200, b"shared\n")
+
+
+def test_the_shipped_access_log_keeps_no_link_token(people, servers):
+    file = upload_through(servers, people["alice"], "secret.txt", b"secret\n")
+    body = json.dumps({"file_id": file.id, "expires_in": 3600}).encode()
+    made = servers.request(
+        "POST",
+        "/api/v1/shares",
+        {**people["alice"][1], "Content-Type": "application/json"},
+        body,
+    )
+    token = json.loads(made.body)["url"].rsplit("/", 1)[1]
+
+    opened = servers.request("GET", f"/s/{token}")  # the link's page
+    shipped = servers.shipped_log.read_text()
+
+    assert opened.status == 200
+    assert token not in shipped
+    assert '"GET" 200 ' in shipped.splitlines()[-1]
+    # nginx's request id, which vault logged too: it finds the path there.
+    assert shipped.splitlines()[-1].endswith(" " + opened.headers["X-Request-Id"])
 
 
 @pytest.mark.parametrize("through_nginx", [True, False])
