@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from tests.conftest import csrf_token_from, stored_user
 from tests.mailserver import body, reset_link
+from vault import security
 from vault.extensions import db
 from vault.models import AuditEvent
 from vault.services import outbox
@@ -81,6 +82,30 @@ def test_nobody_signs_in_before_the_link_is_used(client, alice, auth):
         )
         assert answer.status_code == 401
         assert "Wrong email or password." in answer.get_data(as_text=True)
+
+
+def test_signing_in_to_an_invitation_takes_a_real_checks_time(
+    client, alice, auth, monkeypatch
+):
+    # An answer without the work of a password check would tell strangers
+    # which addresses have an invitation.
+    auth.login()
+    invite(client)
+    auth.logout()
+    burned = []
+    monkeypatch.setattr(security, "burn_password_check", burned.append)
+
+    answer = client.post(
+        "/login",
+        data={
+            "email": "carol@example.com",
+            "password": "a guess",
+            "csrf_token": auth.csrf_token(),
+        },
+    )
+
+    assert answer.status_code == 401
+    assert burned == ["a guess"]
 
 
 def test_the_invitation_is_audited(app, client, as_alice):

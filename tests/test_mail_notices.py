@@ -10,8 +10,8 @@ from tests.mailserver import body
 from tests.test_shares_public import change_link, make_link
 from tests.test_shares_public_uploads import send
 from vault.extensions import db
-from vault.models import ShareLink, utcnow
-from vault.services import notices, outbox
+from vault.models import ShareLink, User, utcnow
+from vault.services import accounts, notices, outbox
 
 pytestmark = pytest.mark.bytes
 
@@ -57,6 +57,23 @@ def test_an_email_change_is_told_to_the_old_address(
     (message,) = smtp.inbox.wait_for(1)
     assert message["To"] == "alice@example.com"
     assert "changed from this address to alice@new.example." in body(message)
+
+
+def test_links_mailed_to_the_old_address_stop_working(app, client, as_alice, alice):
+    with app.app_context():
+        token, _ = accounts.new_password_reset(
+            db.session.get(User, alice.id), utcnow(), timedelta(hours=1)
+        )
+        db.session.commit()
+    assert client.get(f"/reset/{token}").status_code == 200
+
+    account_form(
+        client,
+        "/account/email",
+        **{"email-new_email": "alice@new.example", "email-current_password": PASSWORD},
+    )
+
+    assert client.get(f"/reset/{token}").status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -137,7 +137,10 @@ def authenticate(
     if not has_control_characters(email):
         user = db.session.scalar(select(User).where(User.email == email))
     refused = None
-    if user is None:
+    if user is None or user.password_hash == NO_PASSWORD:
+        # An invited account has no password yet. Checking the marker would
+        # fail at once, and the quick answer would tell that the address has
+        # an invitation: it takes the time of a real check, like an unknown one.
         security.burn_password_check(password or "")
     elif security.verify_password(user.password_hash, password or ""):
         if not user.disabled:
@@ -244,6 +247,13 @@ def change_email(
     if db.session.scalar(select(User.id).where(User.email == new_email)):
         raise Conflict("Another account has that email.")
     old_email, user.email = user.email, new_email
+    # Links mailed to the old address (a reset, an invitation) stop working:
+    # someone leaving a mailbox that others can read must not be followed.
+    db.session.execute(
+        delete(PasswordReset).where(
+            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
+        )
+    )
     audit.record(
         "user.email_changed",
         actor=user,
