@@ -189,6 +189,34 @@ def test_an_unreachable_server_is_tried_again(app, alice, queue_one, deliver):
     assert rows(app)[0].attempts == 1
 
 
+def test_each_mail_is_claimed_when_its_turn_comes(
+    app, alice, smtp, queue_one, deliver, monkeypatch
+):
+    # A slow server: each mail takes longer to send than a lease lasts. A
+    # lease taken for the whole batch at its start would have run out before
+    # the second mail was sent, and another sender would send it too.
+    queue_one()
+    queue_one()
+    clock = [utcnow()]
+    claims = []
+    claim, send = outbox._claim, mail.send
+
+    def slow_send(settings, message):
+        clock[0] += outbox.LEASE + timedelta(minutes=1)
+        send(settings, message)
+
+    def claim_noted(mail_id, now):
+        claims.append(now)
+        return claim(mail_id, now)
+
+    monkeypatch.setattr(outbox, "utcnow", lambda: clock[0])
+    monkeypatch.setattr(outbox, "_claim", claim_noted)
+    monkeypatch.setattr(mail, "send", slow_send)
+
+    assert deliver() == (2, 0)
+    assert claims[1] - claims[0] == outbox.LEASE + timedelta(minutes=1)
+
+
 def test_a_mail_another_sender_holds_is_left_alone(
     app, alice, smtp, queue_one, deliver
 ):

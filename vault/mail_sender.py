@@ -27,6 +27,8 @@ def init_app(app: Flask) -> None:
 class MailSender(Sweeper):
     """A thread that sends due mail now, then every `seconds` or when woken."""
 
+    thread_name = "vault-mail"
+
     def __init__(self, app: Flask, seconds: float):
         super().__init__(app, seconds)
         self._due = threading.Event()

@@ -63,6 +63,8 @@ def sweep_unless_busy() -> Swept | None:
 class Sweeper:
     """A thread that sweeps every `seconds`, the first time after one wait."""
 
+    thread_name = "vault-cleanup"
+
     def __init__(self, app: Flask, seconds: float):
         self._app, self._seconds = app, seconds
         self._lock = threading.Lock()
@@ -78,7 +80,7 @@ class Sweeper:
             # A forked child inherits the flag but not the thread.
             if self._pid != os.getpid():
                 self._thread = threading.Thread(
-                    target=self._run, name="vault-cleanup", daemon=True
+                    target=self._run, name=self.thread_name, daemon=True
                 )
                 self._thread.start()
                 self._pid = os.getpid()

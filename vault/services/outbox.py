@@ -91,20 +91,27 @@ def pending_count() -> int:
 
 
 def deliver_pending(now: datetime | None = None) -> tuple[int, int]:
-    """Send every mail that is due; return how many were sent, how many failed."""
+    """Send every mail that is due; return how many were sent, how many failed.
+
+    `now` fixes the time (tests); otherwise each mail is claimed at the time
+    its turn comes, so that a batch sent to a slow server never takes a lease
+    that has already run out and that another sender would take too.
+    """
     sent = failed = 0
-    now = now or utcnow()
+    clock = utcnow if now is None else lambda: now
+    started = clock()
     due = db.session.scalars(
         select(OutboxMail.id)
-        .where(OutboxMail.send_after <= now, _unclaimed(now))
+        .where(OutboxMail.send_after <= started, _unclaimed(started))
         .order_by(OutboxMail.send_after, OutboxMail.id)
         .limit(BATCH)
     ).all()
     db.session.commit()
     for mail_id in due:
-        if not _claim(mail_id, now):
+        claimed_at = clock()
+        if not _claim(mail_id, claimed_at):
             continue  # another sender took it
-        outcome = _deliver(db.session.get(OutboxMail, mail_id), now)
+        outcome = _deliver(db.session.get(OutboxMail, mail_id), claimed_at)
         sent += outcome == "sent"
         failed += outcome == "failed"
     return sent, failed
