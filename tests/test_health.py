@@ -15,6 +15,8 @@ from tests.helpers import blobs
 from tests.s3server import new_bucket
 from vault import create_app
 from vault.extensions import db
+from vault.services import health
+from vault.storage import get_storage
 
 pytestmark = pytest.mark.bytes
 
@@ -31,6 +33,13 @@ def _script(app) -> ScriptDirectory:
 def _stamp_head(app) -> None:
     with app.app_context(), db.engine.begin() as connection:
         MigrationContext.configure(connection).stamp(_script(app), "heads")
+
+
+@pytest.fixture(autouse=True)
+def fresh_rounds(monkeypatch):
+    """Every probe runs its checks (test_readyz_answers_a_burst_from_one_round
+    turns the cache back on)."""
+    monkeypatch.setattr(health, "CACHE_SECONDS", 0)
 
 
 @pytest.fixture
@@ -107,14 +116,35 @@ def test_readyz_names_a_database_behind_the_migrations(app, client, caplog):
     assert body["status"] == "not ready"
     assert body["failing"] == ["migrations"]
     assert body["checks"]["database"] == "ok"
-    head = _script(app).get_current_head()
-    assert (
-        f"the database is at none, this release at {head}"
-        in (body["checks"]["migrations"])
+    assert body["checks"]["migrations"] == (
+        "the database schema is not this release's: run `vault db upgrade`"
     )
-    # Logged once per outage, not at every probe.
+    # The revisions are the operator's to read, in the log; once per outage,
+    # like the failure itself.
+    head = _script(app).get_current_head()
+    revisions = [r.message for r in caplog.records if "this release at" in r.message]
+    assert revisions == [f"readiness: the database is at none, this release at {head}"]
+    assert head not in response.get_data(as_text=True)
     warnings = [r for r in caplog.records if "not ready: migrations" in r.message]
     assert len(warnings) == 1
+
+
+def test_readyz_answers_a_burst_from_one_round(app, client, at_head, monkeypatch):
+    # Anyone may ask: a burst of probes costs one round of checks, not one
+    # blob written and deleted each.
+    monkeypatch.setattr(health, "CACHE_SECONDS", 60)
+    written = []
+    with app.app_context():
+        store = get_storage()
+        new_writer = store.new_writer
+        monkeypatch.setattr(
+            store, "new_writer", lambda *a: written.append(a) or new_writer(*a)
+        )
+
+    answers = [client.get("/readyz").status_code for _ in range(5)]
+
+    assert answers == [200] * 5
+    assert len(written) == 1
 
 
 def test_readyz_logs_when_a_check_passes_again(app, client, unstamped_after, caplog):

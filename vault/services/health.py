@@ -10,10 +10,14 @@ URL, no exception text: those go to the log by class name only):
   migrations directory.
 
 A check that starts or stops failing is logged once, not at every probe.
+Anyone may ask, as often as they like: a process answers from its last round
+of checks for CACHE_SECONDS, so probes cost at most one round (a database
+connection, a blob written and deleted: on S3, billed requests) that long.
 """
 
 import logging
 import threading
+import time
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -35,10 +39,24 @@ _PROBE = b"vault readiness probe\n"
 _heads: dict[str, frozenset[str]] = {}
 _FAILING = "vault.readiness_failing"  # the checks failing at the last probe
 _failing_lock = threading.Lock()
+CACHE_SECONDS = 2.0
+_LAST = "vault.readiness_last"  # (when, checks) of the last round
+_round_lock = threading.Lock()
 
 
 def readiness() -> dict[str, str]:
-    """Return each check's outcome: OK, or why not."""
+    """Return each check's outcome: OK, or why not (at most CACHE_SECONDS old)."""
+    # One round at a time in a process: probes that come together share it.
+    with _round_lock:
+        last = current_app.extensions.get(_LAST)
+        if last is not None and time.monotonic() - last[0] < CACHE_SECONDS:
+            return dict(last[1])
+        checks = _check()
+        current_app.extensions[_LAST] = (time.monotonic(), checks)
+        return dict(checks)
+
+
+def _check() -> dict[str, str]:
     checks = {}
     try:
         with db.engine.connect() as connection:
@@ -63,11 +81,14 @@ def _migrations(connection: Connection) -> str:
     heads = _code_heads()
     if current == heads:
         return OK
-    found = ", ".join(sorted(current)) or "none"
-    return (
-        f"the database is at {found}, this release at {', '.join(sorted(heads))}: "
-        "run `vault db upgrade`"
-    )
+    if "migrations" not in _failing():
+        # The revisions go to the operator's log, not to whoever asks.
+        log.warning(
+            "readiness: the database is at %s, this release at %s",
+            ", ".join(sorted(current)) or "none",
+            ", ".join(sorted(heads)),
+        )
+    return "the database schema is not this release's: run `vault db upgrade`"
 
 
 def _code_heads() -> frozenset[str]:
