@@ -9,8 +9,10 @@ instance of the same kind (tests/backups.py).
 import contextlib
 import json
 import os
+import stat
 
 import pytest
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 from tests import helpers
@@ -233,6 +235,95 @@ def test_a_restore_fills_a_schema_that_db_upgrade_made_and_left_empty(
 
     assert result.exit_code == 0, result.output
     assert files_by_id(restored) == files_by_id(app)
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="pg_restore fills PostgreSQL")
+def test_a_restore_replaces_tables_a_newer_migration_added(
+    app, stored, destination, restored
+):
+    # The backup is older than the code: its schema is one migration behind.
+    assert run(app, "db", "stamp", "0011").exit_code == 0
+    try:
+        assert run(app, "backup", destination).exit_code == 0
+    finally:
+        with app.app_context():
+            db.session.execute(text("DROP TABLE alembic_version"))
+            db.session.commit()
+    # Disaster recovery: install, `vault db upgrade`, `vault restore`. The
+    # extra table stands in for one a later migration adds, pointing at users.
+    assert run(restored, "db", "upgrade").exit_code == 0
+    with restored.app_context():
+        db.session.execute(
+            text("CREATE TABLE newer (user_id VARCHAR(32) REFERENCES users (id))")
+        )
+        db.session.commit()
+
+    result = run(restored, "restore", destination)
+
+    assert result.exit_code == 0, result.output
+    assert files_by_id(restored) == files_by_id(app)
+    assert stored_hashes(restored) == {
+        id: sha256 for id, (_, _, sha256, _) in files_by_id(app).items()
+    }
+    with restored.app_context():
+        tables = set(inspect(db.engine).get_table_names())
+        assert "newer" not in tables
+        assert backup_database.revision(db.session.connection()) == "0011"
+
+
+def set_writable(root, writable: bool) -> None:
+    """chmod -R u+w or a-w."""
+    for folder, _, names in os.walk(root):
+        for path in [folder, *(os.path.join(folder, name) for name in names)]:
+            mode = os.stat(path).st_mode
+            os.chmod(path, mode | stat.S_IWUSR if writable else mode & ~0o222)
+
+
+def journal_files(copy) -> list:
+    return [path for path in copy.parent.iterdir() if path.name != copy.name]
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite's pragmas")
+def test_the_apps_own_sqlite_database_keeps_its_pragmas(app):
+    # They are set on the app's engine only, no longer on every Engine.
+    with app.app_context():
+        connection = db.session.connection()
+        assert connection.scalar(text("PRAGMA journal_mode")) == "wal"
+        assert connection.scalar(text("PRAGMA foreign_keys")) == 1
+        assert connection.scalar(text("PRAGMA busy_timeout")) == 10000
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="the SQLite copy")
+def test_the_sqlite_copy_stays_one_file_in_rollback_journal_mode(
+    app, stored, destination
+):
+    assert run(app, "backup", destination).exit_code == 0
+
+    copy = destination / manifest(destination)["database"]["file"]
+    # Bytes 18 and 19 of the header: 1 for a rollback journal, 2 for WAL.
+    assert copy.read_bytes()[18:20] == b"\x01\x01"
+    assert journal_files(copy) == []
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="the SQLite copy")
+def test_a_restore_reads_the_sqlite_copy_without_changing_it(
+    app, stored, destination, restored
+):
+    assert run(app, "backup", destination).exit_code == 0
+    copy = destination / manifest(destination)["database"]["file"]
+    before = copy.read_bytes()
+    # Backup media mounted read-only (a restic or borg mount); root writes anyway.
+    if os.geteuid() != 0:
+        set_writable(destination, False)
+    try:
+        result = run(restored, "restore", destination)
+    finally:
+        set_writable(destination, True)
+
+    assert result.exit_code == 0, result.output
+    assert files_by_id(restored) == files_by_id(app)
+    assert copy.read_bytes() == before
+    assert journal_files(copy) == []
 
 
 def test_a_second_backup_into_the_same_folder_at_once_is_refused(

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from vault import faults, logs, metrics, paths, storage
@@ -31,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _wrap_wsgi(app)
     _install_first_hooks(app)
     db.init_app(app)
+    _set_sqlite_pragmas(app)
     migrate.init_app(
         app,
         db,
@@ -223,7 +223,17 @@ def _instance_secret_key(instance_path: str) -> str:
         return f.read().strip()
 
 
-@event.listens_for(Engine, "connect")
+def _set_sqlite_pragmas(app: Flask) -> None:
+    """Give the app's own engines their pragmas, and no other engine.
+
+    Not a listener on every Engine: one that reads a backup's copy must not
+    switch it to WAL (it would no longer be one file, nor open read-only).
+    """
+    with app.app_context():
+        for engine in db.engines.values():
+            event.listen(engine, "connect", _sqlite_pragmas)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()

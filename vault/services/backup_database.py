@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Connection, create_engine, func, inspect, select, text
 from sqlalchemy.engine import URL
@@ -104,8 +105,9 @@ def restore(path: str) -> None:
     db.session.remove()
     db.engine.dispose()  # no pooled connection may see the old file or schema
     if database_kind() == SQLITE:
-        _copy_sqlite(path, _sqlite_path(), journal_mode="WAL")
+        _copy_sqlite(path, _sqlite_path(), journal_mode="WAL", read_only=True)
     else:
+        _empty_pg_schema()
         _pg_restore(path)
     db.engine.dispose()
 
@@ -117,9 +119,14 @@ def _sqlite_path() -> str:
     return database
 
 
-def _copy_sqlite(source: str, target: str, journal_mode: str = "DELETE") -> None:
-    """Copy a whole SQLite database with the backup API, then fsync it."""
-    reader = sqlite3.connect(source, timeout=30)
+def _copy_sqlite(
+    source: str, target: str, journal_mode: str = "DELETE", read_only: bool = False
+) -> None:
+    """Copy a whole SQLite database with the backup API, then fsync it.
+
+    `read_only` for a backup's copy, which may be on read-only media.
+    """
+    reader = _open_sqlite(source) if read_only else sqlite3.connect(source, timeout=30)
     try:
         writer = sqlite3.connect(target, timeout=30)
         try:
@@ -137,9 +144,17 @@ def _copy_sqlite(source: str, target: str, journal_mode: str = "DELETE") -> None
         os.fsync(copied.fileno())
 
 
+def _open_sqlite(path: str) -> sqlite3.Connection:
+    """Open a backup's copy read-only: it stays one file in its journal mode."""
+    uri = f"{Path(path).absolute().as_uri()}?mode=ro"
+    return sqlite3.connect(uri, uri=True, timeout=30)
+
+
 @contextlib.contextmanager
 def _sqlite_connection(path: str) -> Iterator[Connection]:
-    engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
+    engine = create_engine(
+        "sqlite://", creator=lambda: _open_sqlite(path), poolclass=NullPool
+    )
     try:
         with engine.connect() as connection:
             yield connection
@@ -168,16 +183,41 @@ def _pg_snapshot(program: str, dump_path: str) -> Iterator[Connection]:
             yield connection
 
 
+def _empty_pg_schema() -> None:
+    """Drop every table, view, sequence and enum in the target's schema.
+
+    `is_empty` has found no account and no file, so only a schema `db upgrade`
+    made goes. pg_restore --clean would drop only what the dump holds: a table
+    a newer migration added would stay, block dropping the tables it points
+    at, and make a later `db upgrade` create it twice. Not DROP SCHEMA: the
+    URL's role may own the tables but not the schema, and the schema's grants
+    would go with it.
+    """
+    with db.engine.begin() as connection:
+        found = inspect(connection)
+        name = found.default_schema_name
+        preparer = connection.dialect.identifier_preparer
+        schema = preparer.quote_schema(name)
+        kinds = (
+            ("VIEW", found.get_view_names()),
+            ("TABLE", found.get_table_names()),
+            ("SEQUENCE", found.get_sequence_names()),
+            ("TYPE", [enum["name"] for enum in found.get_enums(name)]),
+        )
+        for kind, names in kinds:
+            for each in names:
+                quoted = f"{schema}.{preparer.quote(each)}"
+                connection.execute(text(f"DROP {kind} IF EXISTS {quoted} CASCADE"))
+
+
 def _pg_restore(path: str) -> None:
     _run(
         [
             _client("pg_restore", path),
             # The tables belong to whoever the target's URL names, whoever
-            # owned them before; an empty schema made by `db upgrade` goes.
+            # owned them before.
             "--no-owner",
             "--no-privileges",
-            "--clean",
-            "--if-exists",
             "--single-transaction",
             "--exit-on-error",
             f"--dbname={_libpq_url(db.engine.url)}",
@@ -194,7 +234,7 @@ def _client(program: str, path: str) -> str:
         command = (
             f"pg_dump --format=custom --file={path} {url}"
             if program == "pg_dump"
-            else f"pg_restore --no-owner --clean --if-exists --dbname={url} {path}"
+            else f"pg_restore --no-owner --single-transaction --dbname={url} {path}"
         )
         raise BackupError(
             f"{program} is not on the PATH. Install PostgreSQL's client programs "
