@@ -469,16 +469,21 @@ def test_a_tus_upload_through_nginx_keeps_the_port_in_its_location(people, serve
     assert (file.name, file.size) == ("through nginx.txt", 11)
 
 
-def test_a_share_link_made_through_nginx_keeps_the_port(people, servers):
-    file = upload_through(servers, people["alice"], "notes.txt", b"shared\n")
+def share_through(servers, person, name: str, content: bytes) -> Answer:
+    """Upload a file through nginx and make a share link of it with the API."""
+    file = upload_through(servers, person, name, content)
     body = json.dumps({"file_id": file.id, "expires_in": 3600}).encode()
-
-    made = servers.request(
+    return servers.request(
         "POST",
         "/api/v1/shares",
-        {**people["alice"][1], "Content-Type": "application/json"},
+        {**person[1], "Content-Type": "application/json"},
         body,
     )
+
+
+def test_a_share_link_made_through_nginx_keeps_the_port(people, servers):
+    made = share_through(servers, people["alice"], "notes.txt", b"shared\n")
+
     url = json.loads(made.body)["url"]
     opened = servers.request("GET", url + "/download")
 
@@ -488,14 +493,7 @@ def test_a_share_link_made_through_nginx_keeps_the_port(people, servers):
 
 
 def test_the_shipped_access_log_keeps_no_link_token(people, servers):
-    file = upload_through(servers, people["alice"], "secret.txt", b"secret\n")
-    body = json.dumps({"file_id": file.id, "expires_in": 3600}).encode()
-    made = servers.request(
-        "POST",
-        "/api/v1/shares",
-        {**people["alice"][1], "Content-Type": "application/json"},
-        body,
-    )
+    made = share_through(servers, people["alice"], "secret.txt", b"secret\n")
     token = json.loads(made.body)["url"].rsplit("/", 1)[1]
 
     opened = servers.request("GET", f"/s/{token}")  # the link's page
