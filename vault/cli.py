@@ -5,6 +5,7 @@ the command line in the audit log.
 """
 
 import sys
+import time
 from collections.abc import Callable
 
 import click
@@ -64,6 +65,20 @@ def cleanup() -> None:
     click.echo(f"Released {plural(swept.reservations, 'expired reservation')}.")
     click.echo(f"Purged {plural(swept.trashed, 'item')} from the trash.")
     click.echo(f"Deleted {plural(swept.links, 'ended share link')}.")
+
+
+def progress_printer(line: Callable[..., str], every: float = 2.0) -> Callable:
+    """Return a progress callback that prints `line(outcome)` at most every
+    `every` seconds: long copies say they are alive without flooding."""
+    last = [time.monotonic()]
+
+    def progress(outcome) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every:
+            last[0] = now
+            click.echo(line(outcome))
+
+    return progress
 
 
 def _run(action: Callable, *args, **options):

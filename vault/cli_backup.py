@@ -1,19 +1,16 @@
 """`flask --app vault backup DEST` and `restore SRC`: copies to keep, and back."""
 
 import os
-import time
 
 import click
 from flask.cli import with_appcontext
 
+from vault.cli import progress_printer
 from vault.errors import VaultError
 from vault.services import backup as backups
 from vault.services import restore as restores
 from vault.text import plural
 from vault.units import format_size
-
-# At most one progress line this often, in seconds.
-PROGRESS_EVERY = 2.0
 
 
 @click.command("backup")
@@ -26,7 +23,7 @@ def backup(destination: str) -> None:
     what is new; exits 1 if a blob is missing or damaged in the store.
     """
     try:
-        outcome = backups.backup(destination, progress=_progress_printer())
+        outcome = backups.backup(destination, progress=progress_printer(_copied))
     except VaultError as error:
         raise click.ClickException(error.message) from error
     click.echo(f"Database: {outcome.database_file}")
@@ -81,16 +78,8 @@ def restore(source: str) -> None:
     )
 
 
-def _progress_printer():
-    last = [time.monotonic()]
-
-    def progress(outcome) -> None:
-        now = time.monotonic()
-        if now - last[0] >= PROGRESS_EVERY:
-            last[0] = now
-            click.echo(
-                f"  ... copied {outcome.copied} ({format_size(outcome.copied_bytes)}),"
-                f" {outcome.present} already there"
-            )
-
-    return progress
+def _copied(outcome) -> str:
+    return (
+        f"  ... copied {outcome.copied} ({format_size(outcome.copied_bytes)}),"
+        f" {outcome.present} already there"
+    )

@@ -1,17 +1,14 @@
 """`flask --app vault storage migrate --to URL`: move the bytes to another store."""
 
-import time
-
 import click
 from flask.cli import AppGroup
 
+from vault.cli import progress_printer
 from vault.errors import VaultError
 from vault.services import storage_migration
 from vault.units import format_size
 
 storage_cli = AppGroup("storage", help="Manage the byte store.")
-# At most one progress line this often, in seconds.
-PROGRESS_EVERY = 2.0
 
 
 @storage_cli.command("migrate")
@@ -34,7 +31,7 @@ def migrate(to: str, dry_run: bool, force: bool) -> None:
     """
     try:
         outcome = storage_migration.migrate(
-            to, dry_run=dry_run, force=force, progress=_progress_printer()
+            to, dry_run=dry_run, force=force, progress=progress_printer(_checked)
         )
     except VaultError as error:
         raise click.ClickException(error.message) from error
@@ -86,16 +83,8 @@ def _counts(done, dry_run: bool) -> str:
     )
 
 
-def _progress_printer():
-    last = [time.monotonic()]
-
-    def progress(done) -> None:
-        now = time.monotonic()
-        if now - last[0] >= PROGRESS_EVERY:
-            last[0] = now
-            click.echo(
-                f"  ... checked {done.copied + done.present}, "
-                f"copied {done.copied} ({format_size(done.copied_bytes)})"
-            )
-
-    return progress
+def _checked(done) -> str:
+    return (
+        f"  ... checked {done.copied + done.present}, "
+        f"copied {done.copied} ({format_size(done.copied_bytes)})"
+    )
