@@ -22,7 +22,7 @@ from tests.conftest import (
 from vault import create_app
 from vault.extensions import db
 from vault.models import ApiToken, User, UserSession
-from vault.services import accounts
+from vault.services import sessions
 
 NEW_PASSWORD = "a brand new passphrase"
 START = datetime(2030, 1, 1, 12, 0)
@@ -339,18 +339,18 @@ def test_disabling_a_user_signs_out_their_browsers_and_tokens(
 def test_sessions_expire_after_their_lifetime(app, alice):
     lifetime = timedelta(days=app.config["SESSION_LIFETIME_DAYS"])
     with app.app_context():
-        token = accounts.start_session(db.session.get(User, alice.id), now=START)
+        token = sessions.start_session(db.session.get(User, alice.id), now=START)
 
-        assert accounts.load_session(token, now=START + lifetime - timedelta(seconds=1))
-        assert accounts.load_session(token, now=START + lifetime) is None
+        assert sessions.load_session(token, now=START + lifetime - timedelta(seconds=1))
+        assert sessions.load_session(token, now=START + lifetime) is None
 
 
 def test_expired_sessions_are_swept_at_the_next_sign_in(app, alice):
     lifetime = timedelta(days=app.config["SESSION_LIFETIME_DAYS"])
     with app.app_context():
         user = db.session.get(User, alice.id)
-        accounts.start_session(user, now=START)
-        accounts.start_session(user, now=START + lifetime)
+        sessions.start_session(user, now=START)
+        sessions.start_session(user, now=START + lifetime)
         assert db.session.scalar(select(func.count()).select_from(UserSession)) == 1
 
 

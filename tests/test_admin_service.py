@@ -21,7 +21,7 @@ from vault.models import (
     User,
     UserSession,
 )
-from vault.services import accounts, admin, admin_overview, shares
+from vault.services import accounts, admin, admin_overview, sessions, shares
 
 NOW = datetime(2030, 1, 1, 12, 0)
 
@@ -353,9 +353,9 @@ def test_a_quota_below_the_usage_is_allowed(app, ctx, bob, upload):
 def test_disable_signs_out_every_session_and_enable_keeps_them_out(
     app, ctx, alice, bob
 ):
-    accounts.start_session(load(bob))
-    token = accounts.start_session(load(bob))
-    accounts.start_session(load(alice))
+    sessions.start_session(load(bob))
+    token = sessions.start_session(load(bob))
+    sessions.start_session(load(alice))
 
     admin.set_disabled(load(alice), load(bob), True)
 
@@ -367,7 +367,7 @@ def test_disable_signs_out_every_session_and_enable_keeps_them_out(
     assert count(UserSession) == 1  # alice's
     admin.set_disabled(load(alice), load(bob), False)
     assert not load(bob).disabled
-    assert accounts.load_session(token) is None
+    assert sessions.load_session(token) is None
     disabled, enabled = events()
     assert (disabled.action, disabled.before, disabled.after) == (
         "user.disabled",
@@ -559,7 +559,7 @@ def test_delete_user_removes_rows_and_bytes(app, ctx, alice, bob, upload, api_he
     file = upload(bob, "a.txt", b"x" * 30)
     upload(alice, "mine.txt")
     api_headers(bob)
-    accounts.start_session(load(bob))
+    sessions.start_session(load(bob))
     shares.create_share(load(bob), file.id, expires_at=NOW + timedelta(days=1), now=NOW)
     admin.issue_password_reset(None, load(bob))
 

@@ -11,7 +11,8 @@ from tests.mailserver import body, reset_link
 from tests.test_throttle_concurrency import post_together
 from vault.errors import Gone
 from vault.extensions import db
-from vault.models import AuditEvent, OutboxMail, utcnow
+from vault.models import AuditEvent, utcnow
+from vault.models_upkeep import OutboxMail
 from vault.services import accounts, admin, outbox, recovery
 
 SENT = "If an account has the address"

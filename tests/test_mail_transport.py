@@ -14,7 +14,8 @@ from tests.mailserver import self_signed_certificate, smtp_server
 from tests.servers import free_port
 from vault import create_app, mail
 from vault.extensions import db
-from vault.models import OutboxMail, utcnow
+from vault.models import utcnow
+from vault.models_upkeep import OutboxMail
 from vault.services import mail_messages, outbox, recovery
 
 

@@ -11,7 +11,7 @@ from tests.factories import back_off_fully
 from vault.errors import AuthenticationFailed, BadRequest, Gone, NotFound
 from vault.extensions import db
 from vault.models import AuditEvent, PasswordReset, User, utcnow
-from vault.services import accounts, admin
+from vault.services import accounts, admin, sessions
 
 NEW_PASSWORD = "a brand new passphrase"
 NOW = datetime(2030, 1, 1, 12, 0)
@@ -93,13 +93,13 @@ def test_a_weak_password_leaves_the_link_usable(app, bob):
 def test_a_reset_signs_out_every_session_and_ends_a_lockout(app, bob):
     with app.app_context():
         user = db.session.get(User, bob.id)
-        session = accounts.start_session(user)
+        session = sessions.start_session(user)
         back_off_fully(bob.email, "192.0.2.1", utcnow())
     token = issue(app, bob)
     with app.app_context():
         accounts.reset_password_with_token(token, NEW_PASSWORD)
 
-        assert accounts.load_session(session) is None
+        assert sessions.load_session(session) is None
         # The account gets a fresh start: no wait for the new password.
         assert accounts.authenticate(bob.email, NEW_PASSWORD, "192.0.2.2").id == bob.id
 

@@ -9,7 +9,14 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from vault import faults, logs, metrics, paths, storage
+from vault import (
+    faults,
+    logs,
+    metrics,
+    models_upkeep,  # noqa: F401 (registers its tables with db)
+    paths,
+    storage,
+)
 from vault.config import DefaultConfig
 from vault.extensions import csrf, db, migrate
 from vault.units import parse_size

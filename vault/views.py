@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from vault import front_ends
 from vault.extensions import login_manager
-from vault.services import accounts, filetypes, quotas, trash
+from vault.services import accounts, filetypes, quotas, sessions, trash
 from vault.units import format_size
 
 
@@ -17,7 +17,7 @@ def init_app(app) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to see this page."
-    login_manager.user_loader(accounts.load_session)
+    login_manager.user_loader(sessions.load_session)
     app.before_request(_require_first_admin)
     front_ends.init_app(app, default=render_page)
     app.jinja_env.filters["size"] = format_size

@@ -25,13 +25,13 @@ from vault.errors import VaultError
 from vault.extensions import csrf
 from vault.front_ends import retry_after
 from vault.redirects import local_path
-from vault.services import accounts, notices, outbox, recovery, tokens
+from vault.services import accounts, notices, outbox, recovery, sessions, tokens
 
 bp = Blueprint("auth", __name__)
 
 
 def _sign_in(user, remember: bool) -> None:
-    accounts.start_session(user, request.user_agent.string)
+    sessions.start_session(user, request.user_agent.string)
     login_user(user, remember=remember)
 
 
@@ -143,7 +143,7 @@ def forgot_password():
 @bp.post("/logout")
 @login_required
 def logout():
-    accounts.end_session(current_user.session_token)
+    sessions.end_session(current_user.session_token)
     logout_user()
     flash("You are signed out.", "success")
     return redirect(url_for("auth.login"))

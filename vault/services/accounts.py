@@ -1,4 +1,4 @@
-"""Accounts: creation, sign-in, passwords and server-side sessions."""
+"""Accounts: creation, sign-in and passwords (sessions are in sessions.py)."""
 
 from datetime import datetime, timedelta
 
@@ -15,8 +15,8 @@ from vault.errors import (
     NotFound,
 )
 from vault.extensions import db
-from vault.models import PasswordReset, User, UserSession, new_id, utcnow
-from vault.services import audit, notices, throttle
+from vault.models import PasswordReset, User, new_id, utcnow
+from vault.services import audit, notices, sessions, throttle
 from vault.text import has_control_characters
 
 MIN_PASSWORD_LENGTH = 8
@@ -224,7 +224,7 @@ def change_password(
     user.password_hash = security.hash_password(new_password)
     audit.record("password.changed", actor=user, target=user, address=client_address)
     notices.password_changed(user)
-    revoke_all_sessions(user)
+    sessions.revoke_all_sessions(user)
     db.session.commit()
 
 
@@ -265,53 +265,6 @@ def change_email(
     notices.email_changed(user, old_email)
     db.session.commit()
     return user
-
-
-def start_session(user: User, user_agent: str = "", now: datetime | None = None) -> str:
-    """Record a new signed-in browser and return its secret token."""
-    now = now or utcnow()
-    token = security.new_token()
-    lifetime = timedelta(days=current_app.config["SESSION_LIFETIME_DAYS"])
-    db.session.execute(delete(UserSession).where(UserSession.expires_at <= now))
-    db.session.add(
-        UserSession(
-            user_id=user.id,
-            token_hash=security.hash_token(token),
-            created_at=now,
-            expires_at=now + lifetime,
-            user_agent=(user_agent or "")[:255],
-        )
-    )
-    db.session.commit()
-    user.session_token = token
-    return token
-
-
-def load_session(token: str, now: datetime | None = None) -> User | None:
-    """Return the user of a live session, or None if it was revoked or expired."""
-    now = now or utcnow()
-    row = db.session.scalar(
-        select(UserSession).where(
-            UserSession.token_hash == security.hash_token(token),
-            UserSession.expires_at > now,
-        )
-    )
-    if row is None or row.user.disabled:
-        return None
-    row.user.session_token = token
-    return row.user
-
-
-def end_session(token: str) -> None:
-    db.session.execute(
-        delete(UserSession).where(UserSession.token_hash == security.hash_token(token))
-    )
-    db.session.commit()
-
-
-def revoke_all_sessions(user: User) -> None:
-    """Sign every browser of the user out (the caller commits)."""
-    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
 
 
 def new_password_reset(
@@ -402,6 +355,6 @@ def reset_password_with_token(
         address=client_address,
         now=now,
     )
-    revoke_all_sessions(user)
+    sessions.revoke_all_sessions(user)
     db.session.commit()
     return user

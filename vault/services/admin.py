@@ -13,7 +13,7 @@ from sqlalchemy import update
 from vault.errors import BadRequest, Conflict, VaultError
 from vault.extensions import db
 from vault.models import User, utcnow
-from vault.services import accounts, admin_overview, audit, recovery
+from vault.services import accounts, admin_overview, audit, recovery, sessions
 from vault.storage import get_storage
 
 MAX_QUOTA = 2**63 - 1  # what the BIGINT column holds
@@ -150,7 +150,7 @@ def _change_disabled(actor: User | None, user: User, disabled: bool) -> None:
         _not_yourself(actor, user, "disable")
         _keep_an_admin(user)
         # Every browser of the user is signed out now, not at its next visit.
-        accounts.revoke_all_sessions(user)
+        sessions.revoke_all_sessions(user)
     audit.record(
         "user.disabled" if disabled else "user.enabled",
         actor=actor,

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from vault.extensions import db
 from vault.links import external_url
-from vault.models import OutboxMail, ShareAccess, User
+from vault.models import ShareAccess, User
+from vault.models_upkeep import OutboxMail
 from vault.services import accounts, audit
 
 INVITATION_LIFETIME = timedelta(days=7)

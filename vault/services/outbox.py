@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from vault import mail
 from vault.extensions import db
-from vault.models import OutboxMail, ShareLink, User, utcnow
+from vault.models import ShareLink, User, utcnow
+from vault.models_upkeep import OutboxMail
 from vault.services import mail_messages
 
 # Waits after the 1st, 2nd, ... failed attempt; one more failure gives up.

@@ -12,7 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from vault.extensions import db
-from vault.models import Setting, utcnow
+from vault.models import utcnow
+from vault.models_upkeep import Setting
 
 CURRENT = "storage.url"
 PREVIOUS = "storage.previous_url"
